@@ -1,0 +1,133 @@
+//! Command line and environment: every setting is a flag and an env var (clap derive).
+//! Secrets are never printed; `Settings`' `Debug` redacts them.
+
+use std::{net::SocketAddr, path::PathBuf};
+
+use clap::{Args, Parser, Subcommand};
+
+/// Clara server: the Clara REST API and MCP server in one binary.
+#[derive(Debug, Parser)]
+#[command(name = "clara", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve REST at /api/v1, MCP Streamable HTTP at /mcp and legacy MCP SSE at /sse + /messages.
+    Serve(Settings),
+    /// Serve MCP over stdin/stdout (Claude Desktop). Logs go to stderr.
+    Stdio(Settings),
+    /// Apply database migrations and exit.
+    Migrate(Settings),
+    /// Write the JSON Schemas and the OpenAPI document into `schemas/` (or check them).
+    Schemas {
+        /// Fail if the files differ from what the code generates, instead of writing them.
+        #[arg(long)]
+        check: bool,
+        /// Directory to write to or check.
+        #[arg(long, default_value = "schemas")]
+        dir: PathBuf,
+    },
+}
+
+/// Runtime settings shared by `serve`, `stdio` and `migrate`.
+#[derive(Clone, Args)]
+pub struct Settings {
+    /// Where the embedded defaults live: SQLite file, mail outbox, generated secrets.
+    #[arg(long, env = "CLARA_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+
+    /// `sqlite://…` or `postgres://…` [default: sqlite://$CLARA_DATA_DIR/clara.db].
+    #[arg(long, env = "CLARA_DATABASE_URL")]
+    pub database_url: Option<String>,
+
+    /// HTTP listen address.
+    #[arg(long, env = "CLARA_BIND", default_value = "127.0.0.1:8000")]
+    pub bind: SocketAddr,
+
+    /// Server secret for token MACs [default: generated once into $CLARA_DATA_DIR/secret.key].
+    #[arg(long, env = "CLARA_SECRET_KEY", hide_env_values = true)]
+    pub secret_key: Option<String>,
+
+    /// The "Public API Key" auth mode [default: generated once into $CLARA_DATA_DIR/public_api.key].
+    #[arg(long, env = "CLARA_PUBLIC_API_KEY", hide_env_values = true)]
+    pub public_api_key: Option<String>,
+
+    /// The admin "Private API Key" auth mode [default: unset, the mode is disabled].
+    #[arg(long, env = "CLARA_PRIVATE_API_KEY", hide_env_values = true)]
+    pub private_api_key: Option<String>,
+
+    /// Origin allow-list for /mcp, /sse and /messages, comma separated (`https://app.example.com`,
+    /// `http://localhost:*`) [default: none: only requests without an Origin, or from localhost].
+    #[arg(long, env = "CLARA_ALLOWED_ORIGINS", value_delimiter = ',')]
+    pub allowed_origins: Vec<String>,
+
+    /// Host header allow-list for /mcp, /sse and /messages (DNS-rebinding protection), comma
+    /// separated; `*` allows any [default: localhost, 127.0.0.1, ::1 and the bind address].
+    #[arg(long, env = "CLARA_ALLOWED_HOSTS", value_delimiter = ',')]
+    pub allowed_hosts: Vec<String>,
+
+    /// stdio only: the API key or user token the MCP session acts as.
+    #[arg(long, env = "CLARA_API_KEY", hide_env_values = true)]
+    pub api_key: Option<String>,
+
+    /// stdio only: the user id the MCP session acts as (optional, checked against the key).
+    #[arg(long, env = "CLARA_USER_ID")]
+    pub user_id: Option<String>,
+}
+
+impl Settings {
+    /// The database URL, defaulting to a SQLite file inside the data directory.
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => format!("sqlite://{}", self.data_dir.join("clara.db").display()),
+        }
+    }
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let redact = |s: &Option<String>| s.as_ref().map(|_| "<redacted>");
+        f.debug_struct("Settings")
+            .field("data_dir", &self.data_dir)
+            .field("database_url", &redact_url(&self.database_url()))
+            .field("bind", &self.bind)
+            .field("secret_key", &redact(&self.secret_key))
+            .field("public_api_key", &redact(&self.public_api_key))
+            .field("private_api_key", &redact(&self.private_api_key))
+            .field("allowed_origins", &self.allowed_origins)
+            .field("allowed_hosts", &self.allowed_hosts)
+            .field("api_key", &redact(&self.api_key))
+            .field("user_id", &self.user_id)
+            .finish()
+    }
+}
+
+/// Hides the password of a `scheme://user:password@host/…` URL.
+fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let userinfo = &url[scheme_end + 3..at];
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{}{user}:<redacted>{}", &url[..scheme_end + 3], &url[at..])
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_passwords_are_redacted() {
+        assert_eq!(
+            redact_url("postgres://clara:hunter2@db:5432/clara"),
+            "postgres://clara:<redacted>@db:5432/clara"
+        );
+        assert_eq!(redact_url("sqlite://./data/clara.db"), "sqlite://./data/clara.db");
+    }
+}

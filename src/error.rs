@@ -1,0 +1,177 @@
+//! The one domain error. Each variant knows its documented Clara message, its HTTP status
+//! and a stable machine code; the REST adapter renders it as the envelope, the MCP adapter
+//! as an `isError` tool result. Internal errors are logged once and answered opaquely.
+
+use http::StatusCode;
+use serde::Serialize;
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A JSON body was required and none (or an empty one) was sent.
+    #[error("Request body is empty.")]
+    EmptyBody,
+    /// Missing or malformed fields, wrong types, unknown keys, bad enum values. The detail is
+    /// for logs and MCP callers; the documented message stays the same.
+    #[error("One or more required parameters are either not given or have invalid schema.")]
+    InvalidInput(String),
+    /// The request body is larger than the server accepts.
+    #[error("Request body is too large.")]
+    PayloadTooLarge,
+    /// Bad, missing or expired credential or OTP. `two_factor` marks the 2FA login case.
+    #[error("Authorization header or OTP is either missing, invalid or expired.")]
+    Unauthorized { two_factor: bool },
+    #[error("Please activate your account to access the requested resource.")]
+    Inactive,
+    #[error("You do not have access to the requested resource.")]
+    Forbidden,
+    #[error("You do not have enough credits to perform this action.")]
+    InsufficientCredits,
+    /// `{0} with the given identifier does not exist.`
+    #[error("{0} with the given identifier does not exist.")]
+    NotFound(&'static str),
+    /// `{0} with the given identifier already exists.`
+    #[error("{0} with the given identifier already exists.")]
+    AlreadyExists(&'static str),
+    #[error("The requested route does not exist.")]
+    RouteNotFound,
+    #[error("The requested method is not allowed for this route.")]
+    MethodNotAllowed,
+    #[error("You have exceeded the rate limit.")]
+    RateLimited { retry_after_secs: u64 },
+    /// A dependency (database, mail, Stripe) is not answering; details only in the log.
+    #[error("Service unavailable.")]
+    Unavailable(#[source] anyhow::Error),
+    #[error("Something went wrong.")]
+    Internal(#[source] anyhow::Error),
+}
+
+/// The machine-readable form of an error: what MCP tool errors carry as structured content.
+#[derive(Debug, Clone, PartialEq, Serialize, serde::Deserialize, schemars::JsonSchema)]
+pub struct ErrorBody {
+    /// Stable machine code, e.g. `unauthorized`, `not_found`, `invalid_input`.
+    pub code: String,
+    /// The documented Clara message.
+    pub message: String,
+    /// HTTP status the REST API answers with for the same failure.
+    pub status: u16,
+    /// Extra data where the API documents some (`{"is_2fa_enabled": true}`), else absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data: Option<serde_json::Value>,
+    /// What exactly was wrong with the input, for invalid-input errors.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+impl Error {
+    pub fn internal(err: impl Into<anyhow::Error>) -> Self {
+        Self::Internal(err.into())
+    }
+
+    pub fn invalid(detail: impl std::fmt::Display) -> Self {
+        Self::InvalidInput(detail.to_string())
+    }
+
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::EmptyBody | Self::InvalidInput(_) | Self::AlreadyExists(_) => {
+                StatusCode::BAD_REQUEST
+            }
+            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Unauthorized { .. } | Self::Inactive => StatusCode::UNAUTHORIZED,
+            Self::Forbidden | Self::InsufficientCredits => StatusCode::FORBIDDEN,
+            Self::NotFound(_) | Self::RouteNotFound => StatusCode::NOT_FOUND,
+            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::EmptyBody => "empty_body",
+            Self::InvalidInput(_) => "invalid_input",
+            Self::PayloadTooLarge => "payload_too_large",
+            Self::Unauthorized { .. } => "unauthorized",
+            Self::Inactive => "inactive",
+            Self::Forbidden => "forbidden",
+            Self::InsufficientCredits => "insufficient_credits",
+            Self::NotFound(_) => "not_found",
+            Self::AlreadyExists(_) => "already_exists",
+            Self::RouteNotFound => "route_not_found",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::RateLimited { .. } => "rate_limited",
+            Self::Unavailable(_) => "unavailable",
+            Self::Internal(_) => "internal",
+        }
+    }
+
+    /// The `data` member of the error envelope: `null` except for the 2FA login case.
+    pub fn data(&self) -> Option<serde_json::Value> {
+        match self {
+            Self::Unauthorized { two_factor: true } => {
+                Some(serde_json::json!({ "is_2fa_enabled": true }))
+            }
+            _ => None,
+        }
+    }
+
+    /// Logs what must not reach the caller. Called once, by whichever adapter answers.
+    pub fn log(&self) {
+        match self {
+            Self::Internal(err) => tracing::error!(error = ?err, "internal error"),
+            Self::Unavailable(err) => tracing::warn!(error = ?err, "dependency unavailable"),
+            Self::InvalidInput(detail) => tracing::debug!(%detail, "invalid input"),
+            _ => {}
+        }
+    }
+
+    pub fn body(&self) -> ErrorBody {
+        ErrorBody {
+            code: self.code().to_string(),
+            message: self.to_string(),
+            status: self.status().as_u16(),
+            data: self.data(),
+            detail: match self {
+                Self::InvalidInput(detail) => Some(detail.clone()),
+                _ => None,
+            },
+        }
+    }
+}
+
+impl From<sqlx::Error> for Error {
+    fn from(err: sqlx::Error) -> Self {
+        match err {
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+                Self::Unavailable(err.into())
+            }
+            other => Self::Internal(other.into()),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn messages_are_the_documented_ones() {
+        assert_eq!(
+            Error::NotFound("User").to_string(),
+            "User with the given identifier does not exist."
+        );
+        assert_eq!(
+            Error::AlreadyExists("User").to_string(),
+            "User with the given identifier already exists."
+        );
+        assert_eq!(Error::internal(anyhow::anyhow!("db on fire")).to_string(), "Something went wrong.");
+        assert_eq!(
+            Error::Unauthorized { two_factor: true }.data(),
+            Some(serde_json::json!({"is_2fa_enabled": true}))
+        );
+        assert_eq!(Error::Unauthorized { two_factor: false }.data(), None);
+    }
+}

@@ -1,0 +1,58 @@
+//! `clara`: parse the command line, set up logging, dispatch.
+
+use clap::Parser;
+use clara::{
+    app::{self, App},
+    config::{Cli, Command},
+    mcp, schemas, telemetry,
+};
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    telemetry::init();
+    match cli.command {
+        Command::Serve(settings) => {
+            let app = App::build(&settings).await?;
+            let listener = tokio::net::TcpListener::bind(settings.bind).await?;
+            tracing::info!(addr = %listener.local_addr()?, "clara listening: REST /api/v1, MCP /mcp and /sse");
+            app::serve(app.clone(), listener, shutdown_signal()).await?;
+            app.store().close().await;
+        }
+        Command::Stdio(settings) => {
+            let app = App::build(&settings).await?;
+            tokio::select! {
+                result = mcp::serve_stdio(app.clone(), settings.api_key, settings.user_id) => result?,
+                () = shutdown_signal() => {}
+            }
+            app.store().close().await;
+        }
+        Command::Migrate(settings) => {
+            App::build(&settings).await?;
+            tracing::info!("migrations applied");
+        }
+        Command::Schemas { check: false, dir } => schemas::write(&dir)?,
+        Command::Schemas { check: true, dir } => {
+            let drift = schemas::drift(&dir)?;
+            anyhow::ensure!(drift.is_empty(), "schemas are out of date ({}); run `clara schemas`", drift.join(", "));
+        }
+    }
+    Ok(())
+}
+
+/// Resolves on SIGINT or SIGTERM.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    tokio::select! { () = ctrl_c => {}, () = term => {} }
+    tracing::info!("shutting down: finishing in-flight requests");
+}

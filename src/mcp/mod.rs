@@ -1,0 +1,208 @@
+//! The MCP adapter: every catalog operation as a typed tool (input schema, output schema,
+//! structured content, title, all four annotation hints), served over stdio, Streamable HTTP
+//! (`/mcp`) and legacy HTTP+SSE (`/sse` + `/messages`). Business failures are `isError` results
+//! carrying `{code, message, status}`; unknown tools are JSON-RPC errors.
+
+#[cfg(feature = "conformance")]
+mod fixtures;
+mod guard;
+pub mod http;
+mod sse;
+
+use std::{net::SocketAddr, sync::Arc, sync::OnceLock};
+
+use rmcp::{
+    ErrorData as McpError, RoleServer, ServerHandler, ServiceExt,
+    model::{
+        CallToolRequestParams, CallToolResponse, CallToolResult, Implementation,
+        ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
+        ToolAnnotations,
+    },
+    service::RequestContext,
+};
+use serde_json::Value;
+use tracing::Instrument;
+
+use crate::{
+    app::App,
+    caller::{Binding, Caller, Credential, Surface},
+    catalog::{self, OpInfo},
+};
+
+const INSTRUCTIONS: &str = "Clara: fact-checking analyses that cost credits, and the account, \
+API key, credit and Stripe operations around them. Tools that act for a user need a credential: \
+an API key or user token in the Authorization header (HTTP), CLARA_API_KEY (stdio), or a prior \
+auth_login / auth_register / auth_google on this connection. Tools with a user_id parameter act \
+on the caller when it is omitted.";
+
+/// One MCP connection's handler: a stdio process, an SSE session, or a Streamable HTTP
+/// session (or a single stateless request).
+#[derive(Debug, Clone)]
+pub struct ClaraMcp {
+    app: App,
+    /// Sign-in state of this connection.
+    binding: Binding,
+    /// The connection's own credential: `CLARA_API_KEY` (stdio) or the `/sse` request's header.
+    default_credential: Option<Credential>,
+    default_user_id: Option<String>,
+    default_ip: Option<std::net::IpAddr>,
+}
+
+impl ClaraMcp {
+    pub fn new(app: App) -> Self {
+        Self {
+            app,
+            binding: Binding::default(),
+            default_credential: None,
+            default_user_id: None,
+            default_ip: None,
+        }
+    }
+
+    /// Gives the connection a credential that requests without their own use.
+    pub fn with_defaults(
+        mut self,
+        credential: Option<Credential>,
+        user_id: Option<String>,
+        ip: Option<std::net::IpAddr>,
+    ) -> Self {
+        self.default_credential = credential;
+        self.default_user_id = user_id;
+        self.default_ip = ip;
+        self
+    }
+
+    /// Who is calling: the HTTP request's headers when there are any, else the connection's.
+    fn caller(&self, context: &RequestContext<RoleServer>) -> Caller {
+        let parts = context.extensions.get::<::http::request::Parts>();
+        let header = |name: &str| {
+            parts
+                .and_then(|p| p.headers.get(name))
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string)
+        };
+        let credential = header("authorization")
+            .as_deref()
+            .and_then(Credential::parse)
+            .or_else(|| self.default_credential.clone());
+        let client_ip = parts
+            .and_then(|p| p.extensions.get::<axum::extract::ConnectInfo<SocketAddr>>())
+            .map(|info| info.0.ip())
+            .or(self.default_ip);
+        Caller {
+            surface: Surface::Mcp,
+            credential,
+            user_id: header("user-id").or_else(|| self.default_user_id.clone()),
+            client_ip,
+            binding: Some(self.binding.clone()),
+        }
+    }
+
+    async fn call_operation(&self, op: &OpInfo, args: Value, caller: Caller) -> CallToolResult {
+        match (op.invoke)(self.app.clone(), caller, args).await {
+            Ok(outcome) => {
+                let mut result = CallToolResult::structured(outcome.data);
+                result.is_error = Some(!outcome.status.is_success());
+                result
+            }
+            Err(err) => {
+                err.log();
+                let body = serde_json::to_value(err.body()).unwrap_or(Value::Null);
+                CallToolResult::structured_error(body)
+            }
+        }
+    }
+}
+
+/// The tool list, generated once from the catalog.
+pub fn tools() -> &'static [Tool] {
+    static TOOLS: OnceLock<Vec<Tool>> = OnceLock::new();
+    TOOLS.get_or_init(|| catalog::all().iter().map(tool).collect())
+}
+
+fn tool(op: &OpInfo) -> Tool {
+    let hints = op.hints;
+    Tool::new(op.name, op.description, Arc::new(op.input_schema.clone()))
+        .with_title(op.title)
+        .with_raw_output_schema(Arc::new(op.output_schema.clone()))
+        .with_annotations(ToolAnnotations::from_raw(
+            Some(op.title.to_string()),
+            Some(hints.read_only),
+            Some(hints.destructive),
+            Some(hints.idempotent),
+            Some(hints.open_world),
+        ))
+}
+
+impl ServerHandler for ClaraMcp {
+    fn get_info(&self) -> ServerConfig {
+        let capabilities = ServerCapabilities::builder().enable_tools();
+        #[cfg(feature = "conformance")]
+        let capabilities = fixtures::capabilities(capabilities);
+        let mut info = Implementation::new("clara", env!("CARGO_PKG_VERSION"));
+        info.title = Some("Clara".into());
+        ServerConfig::new(capabilities.build())
+            .with_server_info(info)
+            .with_instructions(INSTRUCTIONS)
+    }
+
+    async fn list_tools(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListToolsResult, McpError> {
+        #[allow(unused_mut)]
+        let mut tools = tools().to_vec();
+        #[cfg(feature = "conformance")]
+        tools.extend(fixtures::tools());
+        Ok(ListToolsResult::with_all_items(tools))
+    }
+
+    fn get_tool(&self, name: &str) -> Option<Tool> {
+        let found = tools().iter().find(|t| t.name == name).cloned();
+        #[cfg(feature = "conformance")]
+        let found = found.or_else(|| fixtures::tools().into_iter().find(|t| t.name == name));
+        found
+    }
+
+    async fn call_tool(
+        &self,
+        request: CallToolRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<CallToolResponse, McpError> {
+        let Some(op) = catalog::find(&request.name) else {
+            #[cfg(feature = "conformance")]
+            if fixtures::is_fixture(&request.name) {
+                return fixtures::call_tool(request, context).await;
+            }
+            return Err(McpError::invalid_params(
+                format!("tool not found: {}", request.name),
+                None,
+            ));
+        };
+        let caller = self.caller(&context);
+        let args = Value::Object(request.arguments.unwrap_or_default());
+        let span = tracing::info_span!("tool", name = op.name);
+        Ok(self.call_operation(op, args, caller).instrument(span).await.into())
+    }
+
+    #[cfg(feature = "conformance")]
+    fixtures::delegate_handlers!();
+}
+
+/// `clara stdio`: MCP over stdin/stdout until stdin closes or the process is told to stop.
+pub async fn serve_stdio(
+    app: App,
+    api_key: Option<String>,
+    user_id: Option<String>,
+) -> anyhow::Result<()> {
+    let credential = api_key.as_deref().and_then(Credential::parse).map(|c| match c {
+        // CLARA_API_KEY holds a bare token: treat it as a Bearer token unless it says otherwise.
+        Credential::Raw(token) => Credential::Bearer(token),
+        other => other,
+    });
+    let handler = ClaraMcp::new(app).with_defaults(credential, user_id, None);
+    let running = handler.serve(rmcp::transport::stdio_pipes()).await?;
+    running.waiting().await?;
+    Ok(())
+}

@@ -1,0 +1,74 @@
+//! Server secrets that default to "generated once, kept in the data directory": the token MAC
+//! key (`secret.key`) and the public API key (`public_api.key`), both mode 0600.
+
+use std::{
+    io::Write,
+    os::unix::fs::OpenOptionsExt,
+    path::Path,
+};
+
+use anyhow::Context;
+use rand::RngCore;
+
+/// Random bytes from the OS CSPRNG, hex encoded.
+pub fn random_hex(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    rand::rng().fill_bytes(&mut buf);
+    hex::encode(buf)
+}
+
+/// Reads `dir/name`, or creates it (mode 0600) with `generate()` when it does not exist.
+/// Returns the value and whether it was created just now.
+pub fn load_or_create(
+    dir: &Path,
+    name: &str,
+    generate: impl FnOnce() -> String,
+) -> anyhow::Result<(String, bool)> {
+    let path = dir.join(name);
+    match std::fs::read_to_string(&path) {
+        Ok(text) if !text.trim().is_empty() => return Ok((text.trim().to_string(), false)),
+        Ok(_) => anyhow::bail!("{} is empty; delete it to generate a new one", path.display()),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+        Err(err) => return Err(err).with_context(|| format!("reading {}", path.display())),
+    }
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let value = generate();
+    // create_new: two processes starting at once must not overwrite each other's secret.
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(&path);
+    match file {
+        Ok(mut file) => {
+            file.write_all(value.as_bytes())?;
+            file.sync_all()?;
+            Ok((value, true))
+        }
+        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {
+            // Another process created it between our read and our create: use theirs.
+            let text = std::fs::read_to_string(&path)?;
+            Ok((text.trim().to_string(), false))
+        }
+        Err(err) => Err(err).with_context(|| format!("creating {}", path.display())),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn a_secret_is_generated_once_with_mode_0600_and_then_reused() {
+        let dir = tempfile::tempdir().unwrap();
+        let (first, created) = load_or_create(dir.path(), "secret.key", || random_hex(32)).unwrap();
+        assert!(created);
+        assert_eq!(first.len(), 64);
+        let mode = std::fs::metadata(dir.path().join("secret.key")).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        let (again, created) = load_or_create(dir.path(), "secret.key", || random_hex(32)).unwrap();
+        assert!(!created);
+        assert_eq!(first, again);
+    }
+}

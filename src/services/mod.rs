@@ -1,0 +1,12 @@
+//! The domain: one typed async function per Clara operation, with documented input and output
+//! structs, and the catalog entry that describes it. No axum, no rmcp, no SQL here.
+
+pub mod misc;
+
+use schemars::JsonSchema;
+use serde::Deserialize;
+
+/// The input of an operation that takes no parameters.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NoInput {}
