@@ -81,7 +81,10 @@ fn resolve_config(settings: &Settings) -> anyhow::Result<AppConfig> {
         Some(key) => key.clone(),
         None => secrets::load_or_create(dir, "secret.key", || secrets::random_hex(32))?.0,
     };
-    anyhow::ensure!(secret_key.len() >= 32, "CLARA_SECRET_KEY must be at least 32 characters");
+    anyhow::ensure!(
+        secret_key.len() >= 32,
+        "CLARA_SECRET_KEY must be at least 32 characters"
+    );
     let public_api_key = match &settings.public_api_key {
         Some(key) => key.clone(),
         None => {
@@ -124,11 +127,14 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     let router = crate::rest::router(app.clone()).merge(crate::mcp::http::router(app.clone()));
     let token = app.shutdown_token().clone();
-    axum::serve(listener, router.into_make_service_with_connect_info::<SocketAddr>())
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            token.cancel();
-        })
-        .await
-        .context("serving HTTP")
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        shutdown.await;
+        token.cancel();
+    })
+    .await
+    .context("serving HTTP")
 }

@@ -41,10 +41,10 @@ impl Credential {
         if scheme.eq_ignore_ascii_case("bearer") && !rest.is_empty() {
             return Some(Self::Bearer(rest.to_string()));
         }
-        if scheme.eq_ignore_ascii_case("basic") {
-            if let Some((email, password)) = decode_basic(rest) {
-                return Some(Self::Basic { email, password });
-            }
+        if scheme.eq_ignore_ascii_case("basic")
+            && let Some((email, password)) = decode_basic(rest)
+        {
+            return Some(Self::Basic { email, password });
         }
         Some(Self::Raw(header.to_string()))
     }
@@ -52,7 +52,9 @@ impl Credential {
 
 fn decode_basic(encoded: &str) -> Option<(String, String)> {
     use base64::Engine as _;
-    let bytes = base64::engine::general_purpose::STANDARD.decode(encoded).ok()?;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(encoded)
+        .ok()?;
     let text = String::from_utf8(bytes).ok()?;
     let (email, password) = text.split_once(':')?;
     Some((email.to_string(), password.to_string()))
@@ -99,7 +101,13 @@ pub struct Caller {
 
 impl Caller {
     pub fn rest(credential: Option<Credential>, client_ip: Option<IpAddr>) -> Self {
-        Self { surface: Surface::Rest, credential, user_id: None, client_ip, binding: None }
+        Self {
+            surface: Surface::Rest,
+            credential,
+            user_id: None,
+            client_ip,
+            binding: None,
+        }
     }
 
     /// The credential this call acts with: the one sent with the request, else the one the
@@ -117,15 +125,30 @@ mod tests {
 
     #[test]
     fn authorization_values_parse_into_the_five_shapes() {
-        assert_eq!(Credential::parse("Bearer abc"), Some(Credential::Bearer("abc".into())));
-        assert_eq!(Credential::parse("bearer  abc "), Some(Credential::Bearer("abc".into())));
+        assert_eq!(
+            Credential::parse("Bearer abc"),
+            Some(Credential::Bearer("abc".into()))
+        );
+        assert_eq!(
+            Credential::parse("bearer  abc "),
+            Some(Credential::Bearer("abc".into()))
+        );
         // "hello@crazi.co:pw" in base64
         assert_eq!(
             Credential::parse("Basic aGVsbG9AY3JhemkuY286cHc="),
-            Some(Credential::Basic { email: "hello@crazi.co".into(), password: "pw".into() })
+            Some(Credential::Basic {
+                email: "hello@crazi.co".into(),
+                password: "pw".into()
+            })
         );
-        assert_eq!(Credential::parse("clara_pub_x"), Some(Credential::Raw("clara_pub_x".into())));
-        assert_eq!(Credential::parse("Basic !!!"), Some(Credential::Raw("Basic !!!".into())));
+        assert_eq!(
+            Credential::parse("clara_pub_x"),
+            Some(Credential::Raw("clara_pub_x".into()))
+        );
+        assert_eq!(
+            Credential::parse("Basic !!!"),
+            Some(Credential::Raw("Basic !!!".into()))
+        );
         assert_eq!(Credential::parse("   "), None);
     }
 

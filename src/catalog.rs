@@ -65,9 +65,19 @@ pub struct Hints {
 
 impl Hints {
     /// Reads only: not destructive, idempotent, closed world.
-    pub const READ_ONLY: Self = Self { read_only: true, destructive: false, idempotent: true, open_world: false };
+    pub const READ_ONLY: Self = Self {
+        read_only: true,
+        destructive: false,
+        idempotent: true,
+        open_world: false,
+    };
     /// Writes, additively, closed world: the "—" row of the contract's table.
-    pub const WRITE: Self = Self { read_only: false, destructive: false, idempotent: false, open_world: false };
+    pub const WRITE: Self = Self {
+        read_only: false,
+        destructive: false,
+        idempotent: false,
+        open_world: false,
+    };
 }
 
 /// What a REST request carries as its body.
@@ -104,7 +114,11 @@ pub trait Operation: Send + Sync + 'static {
     type In: DeserializeOwned + JsonSchema + Send + 'static;
     type Out: Serialize + JsonSchema + Send + 'static;
 
-    fn call(app: &App, caller: &Caller, input: Self::In) -> impl Future<Output = Result<Self::Out>> + Send;
+    fn call(
+        app: &App,
+        caller: &Caller,
+        input: Self::In,
+    ) -> impl Future<Output = Result<Self::Out>> + Send;
 
     /// REST status and message for a given output; operations whose success can be degraded
     /// (Health) override it.
@@ -143,7 +157,9 @@ pub struct OpInfo {
 
 impl std::fmt::Debug for OpInfo {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("OpInfo").field("name", &self.name).finish_non_exhaustive()
+        f.debug_struct("OpInfo")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
     }
 }
 
@@ -170,7 +186,11 @@ async fn invoke<O: Operation>(app: App, caller: Caller, args: Value) -> Result<O
     let out = O::call(&app, &caller, input).await?;
     let (status, message) = O::outcome(&out);
     let data = serde_json::to_value(&out).map_err(Error::internal)?;
-    Ok(Outcome { data, status, message })
+    Ok(Outcome {
+        data,
+        status,
+        message,
+    })
 }
 
 /// A JSON Schema (2020-12) for `T`, without the top-level title that names the Rust type.

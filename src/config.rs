@@ -128,6 +128,9 @@ mod tests {
             redact_url("postgres://clara:hunter2@db:5432/clara"),
             "postgres://clara:<redacted>@db:5432/clara"
         );
-        assert_eq!(redact_url("sqlite://./data/clara.db"), "sqlite://./data/clara.db");
+        assert_eq!(
+            redact_url("sqlite://./data/clara.db"),
+            "sqlite://./data/clara.db"
+        );
     }
 }

@@ -167,7 +167,10 @@ mod tests {
             Error::AlreadyExists("User").to_string(),
             "User with the given identifier already exists."
         );
-        assert_eq!(Error::internal(anyhow::anyhow!("db on fire")).to_string(), "Something went wrong.");
+        assert_eq!(
+            Error::internal(anyhow::anyhow!("db on fire")).to_string(),
+            "Something went wrong."
+        );
         assert_eq!(
             Error::Unauthorized { two_factor: true }.data(),
             Some(serde_json::json!({"is_2fa_enabled": true}))

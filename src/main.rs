@@ -34,7 +34,11 @@ async fn main() -> anyhow::Result<()> {
         Command::Schemas { check: false, dir } => schemas::write(&dir)?,
         Command::Schemas { check: true, dir } => {
             let drift = schemas::drift(&dir)?;
-            anyhow::ensure!(drift.is_empty(), "schemas are out of date ({}); run `clara schemas`", drift.join(", "));
+            anyhow::ensure!(
+                drift.is_empty(),
+                "schemas are out of date ({}); run `clara schemas`",
+                drift.join(", ")
+            );
         }
     }
     Ok(())

@@ -62,10 +62,12 @@ fn operation(op: &OpInfo) -> Value {
     let mut body_props = Map::new();
     for (name, schema) in properties.into_iter().flatten() {
         if path_names.contains(&name.as_str()) {
-            parameters.push(json!({"name": name, "in": "path", "required": true, "schema": schema}));
+            parameters
+                .push(json!({"name": name, "in": "path", "required": true, "schema": schema}));
         } else if op.body == Body::None {
             let required = required.contains(&name.as_str());
-            parameters.push(json!({"name": name, "in": "query", "required": required, "schema": schema}));
+            parameters
+                .push(json!({"name": name, "in": "query", "required": required, "schema": schema}));
         } else {
             body_props.insert(name.clone(), schema.clone());
         }
@@ -88,8 +90,11 @@ fn operation(op: &OpInfo) -> Value {
         }
     });
     if op.body != Body::None {
-        let body_required: Vec<&str> =
-            required.iter().copied().filter(|r| !path_names.contains(r)).collect();
+        let body_required: Vec<&str> = required
+            .iter()
+            .copied()
+            .filter(|r| !path_names.contains(r))
+            .collect();
         value["requestBody"] = json!({
             "required": op.body == Body::Json,
             "content": {"application/json": {"schema": {

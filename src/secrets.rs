@@ -1,11 +1,7 @@
 //! Server secrets that default to "generated once, kept in the data directory": the token MAC
 //! key (`secret.key`) and the public API key (`public_api.key`), both mode 0600.
 
-use std::{
-    io::Write,
-    os::unix::fs::OpenOptionsExt,
-    path::Path,
-};
+use std::{io::Write, os::unix::fs::OpenOptionsExt, path::Path};
 
 use anyhow::Context;
 use rand::RngCore;
@@ -27,7 +23,10 @@ pub fn load_or_create(
     let path = dir.join(name);
     match std::fs::read_to_string(&path) {
         Ok(text) if !text.trim().is_empty() => return Ok((text.trim().to_string(), false)),
-        Ok(_) => anyhow::bail!("{} is empty; delete it to generate a new one", path.display()),
+        Ok(_) => anyhow::bail!(
+            "{} is empty; delete it to generate a new one",
+            path.display()
+        ),
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
         Err(err) => return Err(err).with_context(|| format!("reading {}", path.display())),
     }
@@ -65,7 +64,10 @@ mod tests {
         let (first, created) = load_or_create(dir.path(), "secret.key", || random_hex(32)).unwrap();
         assert!(created);
         assert_eq!(first.len(), 64);
-        let mode = std::fs::metadata(dir.path().join("secret.key")).unwrap().permissions().mode();
+        let mode = std::fs::metadata(dir.path().join("secret.key"))
+            .unwrap()
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
         let (again, created) = load_or_create(dir.path(), "secret.key", || random_hex(32)).unwrap();
         assert!(!created);

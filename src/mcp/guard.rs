@@ -22,19 +22,24 @@ pub struct Policy {
 impl Policy {
     pub fn new(hosts: &[String], origins: &[String]) -> Self {
         let lower = |v: &[String]| v.iter().map(|s| s.trim().to_ascii_lowercase()).collect();
-        Self { hosts: Arc::new(lower(hosts)), origins: Arc::new(lower(origins)) }
+        Self {
+            hosts: Arc::new(lower(hosts)),
+            origins: Arc::new(lower(origins)),
+        }
     }
 
     pub fn host_allowed(&self, host: &str) -> bool {
         let host = host.trim().to_ascii_lowercase();
         let name = strip_port(&host);
-        self.hosts.iter().any(|allowed| allowed == "*" || *allowed == host || allowed == name)
+        self.hosts
+            .iter()
+            .any(|allowed| allowed == "*" || *allowed == host || allowed == name)
     }
 
     pub fn origin_allowed(&self, origin: &str) -> bool {
         let origin = origin.trim().to_ascii_lowercase();
         let Some((scheme, authority)) = origin.split_once("://") else {
-            return self.origins.iter().any(|a| *a == origin); // e.g. "null", if listed
+            return self.origins.contains(&origin); // e.g. "null", if listed
         };
         let name = strip_port(authority);
         if self.origins.is_empty() {
@@ -63,7 +68,11 @@ fn strip_port(authority: &str) -> &str {
 }
 
 fn bracket(name: &str) -> String {
-    if name.contains(':') { format!("[{name}]") } else { name.to_string() }
+    if name.contains(':') {
+        format!("[{name}]")
+    } else {
+        name.to_string()
+    }
 }
 
 /// Middleware: 403 with a JSON-RPC error body when the Host or Origin is not allowed.
@@ -114,7 +123,13 @@ mod tests {
 
     #[test]
     fn configured_origins_match_exactly_or_by_any_port() {
-        let p = Policy::new(&[], &["https://app.example.com".into(), "http://dev.local:*".into()]);
+        let p = Policy::new(
+            &[],
+            &[
+                "https://app.example.com".into(),
+                "http://dev.local:*".into(),
+            ],
+        );
         assert!(p.origin_allowed("https://app.example.com"));
         assert!(!p.origin_allowed("http://app.example.com"));
         assert!(p.origin_allowed("http://dev.local:3000"));

@@ -36,7 +36,10 @@ pub fn router(app: App) -> Router {
         Arc::new(LocalSessionManager::default()),
         mcp_config,
     );
-    let sse_state = SseState { app, sessions: Sessions::default() };
+    let sse_state = SseState {
+        app,
+        sessions: Sessions::default(),
+    };
 
     Router::new()
         .nest_service("/mcp", streamable)

@@ -14,9 +14,8 @@ use std::{net::SocketAddr, sync::Arc, sync::OnceLock};
 use rmcp::{
     ErrorData as McpError, RoleServer, ServerHandler, ServiceExt,
     model::{
-        CallToolRequestParams, CallToolResponse, CallToolResult, Implementation,
-        ListToolsResult, PaginatedRequestParams, ServerCapabilities, ServerConfig, Tool,
-        ToolAnnotations,
+        CallToolRequestParams, CallToolResponse, CallToolResult, Implementation, ListToolsResult,
+        PaginatedRequestParams, ServerConfig, Tool, ToolAnnotations,
     },
     service::RequestContext,
 };
@@ -136,12 +135,15 @@ fn tool(op: &OpInfo) -> Tool {
 
 impl ServerHandler for ClaraMcp {
     fn get_info(&self) -> ServerConfig {
-        let capabilities = ServerCapabilities::builder().enable_tools();
+        #[cfg(not(feature = "conformance"))]
+        let capabilities = rmcp::model::ServerCapabilities::builder()
+            .enable_tools()
+            .build();
         #[cfg(feature = "conformance")]
-        let capabilities = fixtures::capabilities(capabilities);
+        let capabilities = fixtures::capabilities();
         let mut info = Implementation::new("clara", env!("CARGO_PKG_VERSION"));
         info.title = Some("Clara".into());
-        ServerConfig::new(capabilities.build())
+        ServerConfig::new(capabilities)
             .with_server_info(info)
             .with_instructions(INSTRUCTIONS)
     }
@@ -183,7 +185,11 @@ impl ServerHandler for ClaraMcp {
         let caller = self.caller(&context);
         let args = Value::Object(request.arguments.unwrap_or_default());
         let span = tracing::info_span!("tool", name = op.name);
-        Ok(self.call_operation(op, args, caller).instrument(span).await.into())
+        Ok(self
+            .call_operation(op, args, caller)
+            .instrument(span)
+            .await
+            .into())
     }
 
     #[cfg(feature = "conformance")]
@@ -196,11 +202,14 @@ pub async fn serve_stdio(
     api_key: Option<String>,
     user_id: Option<String>,
 ) -> anyhow::Result<()> {
-    let credential = api_key.as_deref().and_then(Credential::parse).map(|c| match c {
-        // CLARA_API_KEY holds a bare token: treat it as a Bearer token unless it says otherwise.
-        Credential::Raw(token) => Credential::Bearer(token),
-        other => other,
-    });
+    let credential = api_key
+        .as_deref()
+        .and_then(Credential::parse)
+        .map(|c| match c {
+            // CLARA_API_KEY holds a bare token: treat it as a Bearer token unless it says otherwise.
+            Credential::Raw(token) => Credential::Bearer(token),
+            other => other,
+        });
     let handler = ClaraMcp::new(app).with_defaults(credential, user_id, None);
     let running = handler.serve(rmcp::transport::stdio_pipes()).await?;
     running.waiting().await?;

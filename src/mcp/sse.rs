@@ -41,13 +41,20 @@ pub struct Sessions(Arc<Mutex<HashMap<String, Inbox>>>);
 
 impl Sessions {
     fn insert(&self, id: String, inbox: Inbox) {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).insert(id, inbox);
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(id, inbox);
     }
     fn remove(&self, id: &str) {
         self.0.lock().unwrap_or_else(|e| e.into_inner()).remove(id);
     }
     fn get(&self, id: &str) -> Option<Inbox> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).get(id).cloned()
+        self.0
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(id)
+            .cloned()
     }
 }
 
@@ -77,7 +84,12 @@ pub async fn open(
     request: Request,
 ) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
     let headers = request.headers();
-    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let text = |name: &str| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
     let credential = text("authorization").as_deref().and_then(Credential::parse);
     let handler = ClaraMcp::new(state.app.clone()).with_defaults(
         credential,
@@ -99,8 +111,13 @@ pub async fn open(
     });
     tracing::debug!(session = %id, "sse session opened");
 
-    let guard = SessionGuard { sessions: state.sessions.clone(), id: id.clone() };
-    let endpoint = Event::default().event("endpoint").data(format!("/messages?session_id={id}"));
+    let guard = SessionGuard {
+        sessions: state.sessions.clone(),
+        id: id.clone(),
+    };
+    let endpoint = Event::default()
+        .event("endpoint")
+        .data(format!("/messages?session_id={id}"));
     let messages = outbox.map(move |message| {
         let _keep_session_while_streaming = &guard;
         let data = serde_json::to_string(&message).unwrap_or_default();
@@ -138,7 +155,10 @@ pub async fn message(
         Ok(bytes) => bytes,
         Err(_) => return rpc_error(StatusCode::PAYLOAD_TOO_LARGE, -32600, "Message too large"),
     };
-    let content_type = parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+    let content_type = parts
+        .headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok());
     if !content_type.is_some_and(|ct| ct.starts_with("application/json")) {
         return rpc_error(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -154,7 +174,11 @@ pub async fn message(
             } else {
                 -32700
             };
-            return rpc_error(StatusCode::BAD_REQUEST, code, &format!("Invalid message: {err}"));
+            return rpc_error(
+                StatusCode::BAD_REQUEST,
+                code,
+                &format!("Invalid message: {err}"),
+            );
         }
     };
     if let rmcp::model::JsonRpcMessage::Request(request) = &mut message {

@@ -24,8 +24,20 @@ pub fn respond(status: StatusCode, message: &str, data: Value) -> Response {
     if status == StatusCode::NO_CONTENT {
         return status.into_response();
     }
-    let word = if status.is_success() { "success" } else { "error" };
-    (status, Json(Envelope { data: Some(data), message, status: word })).into_response()
+    let word = if status.is_success() {
+        "success"
+    } else {
+        "error"
+    };
+    (
+        status,
+        Json(Envelope {
+            data: Some(data),
+            message,
+            status: word,
+        }),
+    )
+        .into_response()
 }
 
 impl IntoResponse for Error {
@@ -33,13 +45,20 @@ impl IntoResponse for Error {
         self.log();
         let status = self.status();
         let message = self.to_string();
-        let mut response =
-            (status, Json(Envelope { data: self.data(), message: &message, status: "error" }))
-                .into_response();
+        let mut response = (
+            status,
+            Json(Envelope {
+                data: self.data(),
+                message: &message,
+                status: "error",
+            }),
+        )
+            .into_response();
         if let Error::RateLimited { retry_after_secs } = self {
-            response
-                .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_secs.max(1)));
+            response.headers_mut().insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(retry_after_secs.max(1)),
+            );
         }
         response
     }

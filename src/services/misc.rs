@@ -58,11 +58,16 @@ pub async fn health(app: &App) -> Health {
             HealthStatus::Unhealthy
         }
     };
-    Health { service: SERVICE.to_string(), status }
+    Health {
+        service: SERVICE.to_string(),
+        status,
+    }
 }
 
 pub fn version() -> Version {
-    Version { version: env!("CARGO_PKG_VERSION").to_string() }
+    Version {
+        version: env!("CARGO_PKG_VERSION").to_string(),
+    }
 }
 
 pub struct MiscHealth;

@@ -6,10 +6,7 @@ use std::{path::Path, str::FromStr, time::Duration};
 
 use anyhow::Context;
 use sqlx::{
-    AnyPool, Executor,
-    any::AnyPoolOptions,
-    migrate::Migrator,
-    sqlite::SqliteConnectOptions,
+    AnyPool, Executor, any::AnyPoolOptions, migrate::Migrator, sqlite::SqliteConnectOptions,
 };
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -51,18 +48,16 @@ impl Store {
             Backend::Sqlite => {
                 let url = prepare_sqlite(url).await?;
                 // SQLite allows one writer; a small pool keeps readers concurrent under WAL.
-                options = options
-                    .max_connections(8)
-                    .after_connect(|conn, _meta| {
-                        Box::pin(async move {
-                            conn.execute(
-                                "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000; \
+                options = options.max_connections(8).after_connect(|conn, _meta| {
+                    Box::pin(async move {
+                        conn.execute(
+                            "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000; \
                                  PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;",
-                            )
-                            .await?;
-                            Ok(())
-                        })
-                    });
+                        )
+                        .await?;
+                        Ok(())
+                    })
+                });
                 url
             }
             Backend::Postgres => {
@@ -83,7 +78,10 @@ impl Store {
             Backend::Sqlite => &SQLITE_MIGRATIONS,
             Backend::Postgres => &POSTGRES_MIGRATIONS,
         };
-        migrator.run(&self.pool).await.context("applying migrations")?;
+        migrator
+            .run(&self.pool)
+            .await
+            .context("applying migrations")?;
         Ok(())
     }
 
@@ -118,7 +116,11 @@ async fn prepare_sqlite(url: &str) -> anyhow::Result<String> {
             .with_context(|| format!("creating {}", dir.display()))?;
     }
     let sep = if url.contains('?') { '&' } else { '?' };
-    Ok(if url.contains("mode=") { url.to_string() } else { format!("{url}{sep}mode=rwc") })
+    Ok(if url.contains("mode=") {
+        url.to_string()
+    } else {
+        format!("{url}{sep}mode=rwc")
+    })
 }
 
 /// Exposed for tests and tools that need to know where a SQLite URL points.

@@ -1,0 +1,115 @@
+//! MCP clients for tests: rmcp's client over a `clara stdio` child process, over Streamable
+//! HTTP (`/mcp`), and over legacy SSE (`/sse`, with our small client transport in `sse.rs`).
+
+use std::collections::HashMap;
+
+use rmcp::{
+    RoleClient, ServiceExt,
+    model::{CallToolRequestParams, CallToolResult},
+    service::RunningService,
+    transport::{
+        StreamableHttpClientTransport, TokioChildProcess,
+        streamable_http_client::StreamableHttpClientTransportConfig,
+    },
+};
+use serde_json::Value;
+
+use super::TestApp;
+
+pub type Client = RunningService<RoleClient, ()>;
+
+/// The three MCP transports.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Transport {
+    Stdio,
+    Http,
+    Sse,
+}
+
+pub const ALL: [Transport; 3] = [Transport::Stdio, Transport::Http, Transport::Sse];
+
+impl TestApp {
+    /// An MCP client over `transport`, sending `headers` (HTTP) or `env` (stdio).
+    pub async fn mcp(&self, transport: Transport) -> Client {
+        self.mcp_with(transport, &[]).await
+    }
+
+    /// `credentials`: (`Authorization` value, `User-Id` value) pairs as headers over HTTP and SSE;
+    /// over stdio the `Authorization` value (a token) becomes `CLARA_API_KEY`.
+    pub async fn mcp_with(&self, transport: Transport, headers: &[(&str, &str)]) -> Client {
+        match transport {
+            Transport::Stdio => {
+                let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_clara"));
+                command.arg("stdio").envs(self.child_env());
+                for (name, value) in headers {
+                    match name.to_ascii_lowercase().as_str() {
+                        "authorization" => {
+                            let token = value.strip_prefix("Bearer ").unwrap_or(value);
+                            command.env("CLARA_API_KEY", token);
+                        }
+                        "user-id" => {
+                            command.env("CLARA_USER_ID", value);
+                        }
+                        other => panic!("no stdio equivalent for header {other}"),
+                    }
+                }
+                let process = TokioChildProcess::new(command).expect("spawn clara stdio");
+                ().serve(process).await.expect("stdio initialize")
+            }
+            Transport::Http => {
+                let map: HashMap<_, _> = headers
+                    .iter()
+                    .map(|(k, v)| {
+                        (
+                            http::HeaderName::from_bytes(k.as_bytes()).unwrap(),
+                            http::HeaderValue::from_str(v).unwrap(),
+                        )
+                    })
+                    .collect();
+                let config = StreamableHttpClientTransportConfig::with_uri(self.url("/mcp"))
+                    .custom_headers(map);
+                let transport =
+                    StreamableHttpClientTransport::with_client(reqwest::Client::new(), config);
+                ().serve(transport).await.expect("http initialize")
+            }
+            Transport::Sse => {
+                let transport = super::sse::connect(&self.url("/sse"), headers).await;
+                ().serve(transport).await.expect("sse initialize")
+            }
+        }
+    }
+}
+
+/// Calls a tool with JSON object arguments.
+pub async fn call(client: &Client, name: &str, args: Value) -> CallToolResult {
+    let mut params = CallToolRequestParams::new(name.to_string());
+    if let Value::Object(map) = args {
+        params = params.with_arguments(map);
+    }
+    client
+        .call_tool(params)
+        .await
+        .unwrap_or_else(|e| panic!("tools/call {name} failed: {e}"))
+}
+
+/// The structured content of a successful call.
+pub fn ok(result: &CallToolResult) -> &Value {
+    assert_ne!(result.is_error, Some(true), "tool error: {result:?}");
+    result
+        .structured_content
+        .as_ref()
+        .expect("structured content")
+}
+
+/// The structured `{code, message, status}` of a failed call.
+pub fn err(result: &CallToolResult) -> &Value {
+    assert_eq!(
+        result.is_error,
+        Some(true),
+        "expected a tool error: {result:?}"
+    );
+    result
+        .structured_content
+        .as_ref()
+        .expect("structured error")
+}

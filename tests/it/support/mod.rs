@@ -1,0 +1,215 @@
+//! The test harness: `TestApp::spawn()` runs the real server on `127.0.0.1:0` over a fresh
+//! database (a temp SQLite file, or a new PostgreSQL database when `CLARA_TEST_DATABASE_URL`
+//! is set), with typed REST and MCP clients (stdio child process, Streamable HTTP, legacy SSE).
+
+pub mod mcp;
+pub mod sse;
+
+use std::{net::SocketAddr, path::PathBuf};
+
+use clara::{app::App, config::Settings};
+use serde_json::Value;
+use tokio::sync::oneshot;
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub app: App,
+    pub data_dir: tempfile::TempDir,
+    pub database_url: String,
+    pub http: reqwest::Client,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    pg_cleanup: Option<(String, String)>,
+}
+
+/// A REST answer: status, headers and the parsed body (Null for an empty body).
+#[derive(Debug)]
+pub struct RestReply {
+    pub status: u16,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+}
+
+impl RestReply {
+    pub fn data(&self) -> &Value {
+        &self.body["data"]
+    }
+    pub fn message(&self) -> &str {
+        self.body["message"].as_str().unwrap_or_default()
+    }
+}
+
+pub fn init_tracing() {
+    if std::env::var_os("TEST_LOG").is_some() {
+        clara::telemetry::init();
+    }
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// Spawns with settings adjusted by `configure` (before the app is built).
+    pub async fn spawn_with(configure: impl FnOnce(&mut Settings)) -> Self {
+        init_tracing();
+        let data_dir = tempfile::tempdir().expect("temp dir");
+        let (database_url, pg_cleanup) = fresh_database(data_dir.path()).await;
+        let mut settings = settings(data_dir.path().to_path_buf(), &database_url);
+        configure(&mut settings);
+        let app = App::build(&settings).await.expect("app builds");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = oneshot::channel::<()>();
+        let server = tokio::spawn(clara::app::serve(app.clone(), listener, async move {
+            let _ = rx.await;
+        }));
+        Self {
+            addr,
+            app,
+            data_dir,
+            database_url,
+            http: reqwest::Client::new(),
+            shutdown: Some(tx),
+            server: Some(server),
+            pg_cleanup,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    pub fn api(&self, path: &str) -> String {
+        self.url(&format!("/api/v1{path}"))
+    }
+
+    /// Sends a REST request and parses the envelope.
+    pub async fn rest(&self, request: reqwest::RequestBuilder) -> RestReply {
+        let response = request.send().await.expect("request sent");
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let bytes = response.bytes().await.expect("body read");
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap_or_else(|e| {
+                panic!("non-JSON body ({e}): {}", String::from_utf8_lossy(&bytes))
+            })
+        };
+        RestReply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub async fn get(&self, path: &str) -> RestReply {
+        self.rest(self.http.get(self.api(path))).await
+    }
+
+    /// Stops the server gracefully and waits for it.
+    pub async fn stop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server
+                .await
+                .expect("server task")
+                .expect("server stopped cleanly");
+        }
+    }
+
+    /// The environment a `clara` child process needs to share this app's database.
+    pub fn child_env(&self) -> Vec<(&'static str, String)> {
+        vec![
+            ("CLARA_DATA_DIR", self.data_dir.path().display().to_string()),
+            ("CLARA_DATABASE_URL", self.database_url.clone()),
+            ("RUST_LOG", "warn".into()),
+        ]
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some((admin_url, name)) = self.pg_cleanup.take() {
+            // Drop the per-test database from a plain thread: Drop cannot await.
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build();
+                if let Ok(rt) = rt {
+                    rt.block_on(async {
+                        use sqlx::Connection;
+                        if let Ok(mut conn) = sqlx::PgConnection::connect(&admin_url).await {
+                            let sql = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
+                            let _ =
+                                sqlx::Executor::execute(&mut conn, sqlx::AssertSqlSafe(sql)).await;
+                        }
+                    });
+                }
+            })
+            .join();
+        }
+    }
+}
+
+pub fn settings(data_dir: PathBuf, database_url: &str) -> Settings {
+    Settings {
+        data_dir,
+        database_url: Some(database_url.to_string()),
+        bind: "127.0.0.1:0".parse().unwrap(),
+        secret_key: None,
+        public_api_key: None,
+        private_api_key: None,
+        allowed_origins: vec![],
+        allowed_hosts: vec![],
+        api_key: None,
+        user_id: None,
+    }
+}
+
+/// A fresh database: a SQLite file in `dir`, or `CREATE DATABASE t_<uuid>` on the PostgreSQL
+/// server that `CLARA_TEST_DATABASE_URL` points at.
+async fn fresh_database(dir: &std::path::Path) -> (String, Option<(String, String)>) {
+    match std::env::var("CLARA_TEST_DATABASE_URL") {
+        Ok(admin_url) if !admin_url.is_empty() => {
+            use sqlx::Connection;
+            let name = format!("t_{}", uuid::Uuid::new_v4().simple());
+            let mut conn = sqlx::PgConnection::connect(&admin_url)
+                .await
+                .expect("connect to CLARA_TEST_DATABASE_URL");
+            sqlx::Executor::execute(
+                &mut conn,
+                sqlx::AssertSqlSafe(format!("CREATE DATABASE \"{name}\"")),
+            )
+            .await
+            .expect("create test database");
+            let url = replace_database(&admin_url, &name);
+            (url, Some((admin_url, name)))
+        }
+        _ => (format!("sqlite://{}", dir.join("clara.db").display()), None),
+    }
+}
+
+/// `postgres://u@h:p/db?x` → `postgres://u@h:p/<name>?x`
+fn replace_database(url: &str, name: &str) -> String {
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let path_start = base[scheme_end..]
+        .find('/')
+        .map_or(base.len(), |i| scheme_end + i);
+    let mut out = format!("{}/{name}", &base[..path_start]);
+    if let Some(query) = query {
+        out.push('?');
+        out.push_str(query);
+    }
+    out
+}
