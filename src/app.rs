@@ -7,7 +7,14 @@ use anyhow::Context;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
-use crate::{config::Settings, secrets, store::Store};
+use crate::{
+    config::Settings,
+    mail::Mailer,
+    ratelimit::Limiter,
+    secrets,
+    services::{google::GoogleVerifier, passwords::Hasher},
+    store::Store,
+};
 
 /// Settings resolved at start (secrets loaded or generated).
 pub struct AppConfig {
@@ -19,6 +26,8 @@ pub struct AppConfig {
     pub allowed_origins: Vec<String>,
     /// Host allow-list for the MCP HTTP endpoints.
     pub allowed_hosts: Vec<String>,
+    /// Front-end base URL for links in mails.
+    pub client_url: String,
 }
 
 impl std::fmt::Debug for AppConfig {
@@ -38,6 +47,10 @@ pub struct App(Arc<Inner>);
 struct Inner {
     store: Store,
     config: AppConfig,
+    mailer: Mailer,
+    limiter: Limiter,
+    hasher: Hasher,
+    google: GoogleVerifier,
     started: Instant,
     /// Cancelled when the server shuts down: long-lived streams (SSE) end with it.
     shutdown: CancellationToken,
@@ -49,16 +62,45 @@ impl App {
         let store = Store::connect(&settings.database_url()).await?;
         store.migrate().await?;
         let config = resolve_config(settings)?;
-        Ok(Self::new(store, config))
-    }
-
-    pub fn new(store: Store, config: AppConfig) -> Self {
-        Self(Arc::new(Inner {
+        let mailer = Mailer::new(
+            settings.smtp_url.as_deref().filter(|u| !u.is_empty()),
+            &settings.mail_from,
+            settings.data_dir.join("outbox"),
+        )?;
+        let limiter = Limiter::new(settings.rate_limit, config.secret_key.clone());
+        let google = GoogleVerifier::new(
+            settings
+                .google_client_id
+                .clone()
+                .filter(|id| !id.is_empty()),
+            settings.google_jwks_url.clone(),
+        );
+        Ok(Self(Arc::new(Inner {
             store,
             config,
+            mailer,
+            limiter,
+            hasher: Hasher::default(),
+            google,
             started: Instant::now(),
             shutdown: CancellationToken::new(),
-        }))
+        })))
+    }
+
+    /// Starts the background work: the mail outbox worker and the rate limiter's housekeeping.
+    /// Both stop with the shutdown token.
+    pub fn start_background(&self) {
+        tokio::spawn(crate::mail::worker::run(self.clone()));
+        let app = self.clone();
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
+            loop {
+                tokio::select! {
+                    () = app.shutdown_token().cancelled() => return,
+                    _ = tick.tick() => app.limiter().shrink(),
+                }
+            }
+        });
     }
 
     pub fn store(&self) -> &Store {
@@ -66,6 +108,18 @@ impl App {
     }
     pub fn config(&self) -> &AppConfig {
         &self.0.config
+    }
+    pub fn mailer(&self) -> &Mailer {
+        &self.0.mailer
+    }
+    pub fn limiter(&self) -> &Limiter {
+        &self.0.limiter
+    }
+    pub fn hasher(&self) -> &Hasher {
+        &self.0.hasher
+    }
+    pub fn google(&self) -> &GoogleVerifier {
+        &self.0.google
     }
     pub fn uptime(&self) -> std::time::Duration {
         self.0.started.elapsed()
@@ -115,6 +169,7 @@ fn resolve_config(settings: &Settings) -> anyhow::Result<AppConfig> {
         private_api_key: settings.private_api_key.clone().filter(|k| !k.is_empty()),
         allowed_origins: settings.allowed_origins.clone(),
         allowed_hosts,
+        client_url: settings.client_url.trim_end_matches('/').to_string(),
     })
 }
 
@@ -125,6 +180,7 @@ pub async fn serve(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
+    app.start_background();
     let router = crate::rest::router(app.clone()).merge(crate::mcp::http::router(app.clone()));
     let token = app.shutdown_token().clone();
     axum::serve(

@@ -14,7 +14,10 @@ use crate::{
     app::App,
     caller::Caller,
     error::{Error, Result},
-    services,
+    services::{
+        self,
+        auth::{self, Ctx},
+    },
 };
 
 /// Which credentials an operation accepts (the reference's auth table), as a bit set.
@@ -110,13 +113,16 @@ pub trait Operation: Send + Sync + 'static {
     const STATUS: StatusCode;
     /// The documented success message.
     const MESSAGE: &'static str;
+    /// The REST envelope's `data` is `null` on success (MCP still returns the output object).
+    const REST_DATA_NULL: bool = false;
 
     type In: DeserializeOwned + JsonSchema + Send + 'static;
     type Out: Serialize + JsonSchema + Send + 'static;
 
+    /// Runs the operation for an authenticated caller (see [`auth::authenticate`]).
     fn call(
         app: &App,
-        caller: &Caller,
+        ctx: &Ctx,
         input: Self::In,
     ) -> impl Future<Output = Result<Self::Out>> + Send;
 
@@ -149,6 +155,7 @@ pub struct OpInfo {
     pub body: Body,
     pub status: StatusCode,
     pub message: &'static str,
+    pub rest_data_null: bool,
     pub input_schema: Map<String, Value>,
     pub output_schema: Map<String, Value>,
     /// Deserialises the arguments (a JSON object) into the typed input and runs the operation.
@@ -175,15 +182,21 @@ fn entry<O: Operation>() -> OpInfo {
         body: O::BODY,
         status: O::STATUS,
         message: O::MESSAGE,
+        rest_data_null: O::REST_DATA_NULL,
         input_schema: schema::<O::In>(SchemaSettings::draft2020_12().for_deserialize()),
         output_schema: schema::<O::Out>(SchemaSettings::draft2020_12().for_serialize()),
         invoke: |app, caller, args| Box::pin(invoke::<O>(app, caller, args)),
     }
 }
 
+/// The one place every call goes through, whichever adapter it came from: rate limit,
+/// credentials, input, the operation.
 async fn invoke<O: Operation>(app: App, caller: Caller, args: Value) -> Result<Outcome> {
+    app.limiter().check(&caller)?;
+    let principal = auth::authenticate(&app, &caller, O::ACCEPTS).await?;
     let input: O::In = serde_json::from_value(args).map_err(Error::invalid)?;
-    let out = O::call(&app, &caller, input).await?;
+    let ctx = Ctx { caller, principal };
+    let out = O::call(&app, &ctx, input).await?;
     let (status, message) = O::outcome(&out);
     let data = serde_json::to_value(&out).map_err(Error::internal)?;
     Ok(Outcome {
@@ -209,9 +222,25 @@ fn schema<T: JsonSchema>(settings: SchemaSettings) -> Map<String, Value> {
 pub fn all() -> &'static [OpInfo] {
     static ALL: OnceLock<Vec<OpInfo>> = OnceLock::new();
     ALL.get_or_init(|| {
+        use services::{accounts::*, misc::*, two_factor::*, users::*};
         vec![
-            entry::<services::misc::MiscHealth>(),
-            entry::<services::misc::MiscVersion>(),
+            entry::<AuthRegister>(),
+            entry::<AuthGoogle>(),
+            entry::<AuthLogin>(),
+            entry::<AuthLogout>(),
+            entry::<AuthChangePassword>(),
+            entry::<AuthSendOtp>(),
+            entry::<AuthActivate>(),
+            entry::<AuthEnable2fa>(),
+            entry::<AuthDisable2fa>(),
+            entry::<AuthTotpEnroll>(),
+            entry::<AuthTotpConfirm>(),
+            entry::<UserView>(),
+            entry::<UserUpdate>(),
+            entry::<ApiKeyView>(),
+            entry::<ApiKeyReset>(),
+            entry::<MiscHealth>(),
+            entry::<MiscVersion>(),
         ]
     })
 }

@@ -69,6 +69,40 @@ pub struct Settings {
     #[arg(long, env = "CLARA_ALLOWED_HOSTS", value_delimiter = ',')]
     pub allowed_hosts: Vec<String>,
 
+    /// `smtp://user:pass@host:port` (STARTTLS) or `smtps://…` (TLS) [default: unset: every mail
+    /// is written as an `.eml` file to $CLARA_DATA_DIR/outbox/].
+    #[arg(long, env = "CLARA_SMTP_URL", hide_env_values = true)]
+    pub smtp_url: Option<String>,
+
+    /// Sender of every mail.
+    #[arg(
+        long,
+        env = "CLARA_MAIL_FROM",
+        default_value = "Clara <noreply@localhost>"
+    )]
+    pub mail_from: String,
+
+    /// Front-end base URL for links in mails and Stripe return URLs.
+    #[arg(
+        long,
+        env = "CLARA_CLIENT_URL",
+        default_value = "http://localhost:3000"
+    )]
+    pub client_url: String,
+
+    /// Requests per credential (Authorization value, else client IP): `N/s`, `N/m` or `N/h`.
+    #[arg(long, env = "CLARA_RATE_LIMIT", default_value = "10/s")]
+    pub rate_limit: crate::ratelimit::Limit,
+
+    /// Google OAuth client id that sign-in tokens must be issued for [default: unset: Google
+    /// sign-in answers 401].
+    #[arg(long, env = "CLARA_GOOGLE_CLIENT_ID")]
+    pub google_client_id: Option<String>,
+
+    /// Where Google's signing keys (JWKS) are fetched from.
+    #[arg(long, env = "CLARA_GOOGLE_JWKS_URL", default_value = crate::services::google::DEFAULT_JWKS_URL)]
+    pub google_jwks_url: String,
+
     /// stdio only: the API key or user token the MCP session acts as.
     #[arg(long, env = "CLARA_API_KEY", hide_env_values = true)]
     pub api_key: Option<String>,
@@ -100,6 +134,12 @@ impl std::fmt::Debug for Settings {
             .field("private_api_key", &redact(&self.private_api_key))
             .field("allowed_origins", &self.allowed_origins)
             .field("allowed_hosts", &self.allowed_hosts)
+            .field("smtp_url", &self.smtp_url.as_deref().map(redact_url))
+            .field("mail_from", &self.mail_from)
+            .field("client_url", &self.client_url)
+            .field("rate_limit", &self.rate_limit)
+            .field("google_client_id", &self.google_client_id)
+            .field("google_jwks_url", &self.google_jwks_url)
             .field("api_key", &redact(&self.api_key))
             .field("user_id", &self.user_id)
             .finish()

@@ -11,6 +11,8 @@ use clara::{
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     telemetry::init();
+    // One TLS provider for every rustls user (SMTP, Google JWKS, PostgreSQL).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     match cli.command {
         Command::Serve(settings) => {
             let app = App::build(&settings).await?;
@@ -21,6 +23,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Stdio(settings) => {
             let app = App::build(&settings).await?;
+            app.start_background();
             tokio::select! {
                 result = mcp::serve_stdio(app.clone(), settings.api_key, settings.user_id) => result?,
                 () = shutdown_signal() => {}

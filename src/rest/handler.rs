@@ -16,7 +16,7 @@ use super::{JSON_BODY_LIMIT, respond};
 use crate::{
     app::App,
     caller::{Caller, Credential},
-    catalog::{Body, OpInfo},
+    catalog::{Accepts, Body, OpInfo},
     error::{Error, Result},
 };
 
@@ -34,12 +34,28 @@ pub fn operation(op: &'static OpInfo, method: MethodFilter) -> MethodRouter<App>
                 .get(header::AUTHORIZATION)
                 .and_then(|v| v.to_str().ok())
                 .and_then(Credential::parse);
+            let basic = match &credential {
+                Some(Credential::Basic { email, password })
+                    if op.accepts.contains(Accepts::BASIC) =>
+                {
+                    Some((email.clone(), password.clone()))
+                }
+                _ => None,
+            };
             let caller = Caller::rest(credential, Some(addr.ip()));
             let result = async {
-                let args = input(op, &path, query.as_deref(), &headers, body).await?;
+                let mut args = input(op, &path, query.as_deref(), &headers, body).await?;
+                // Login reads email and password from the Basic header, not the body.
+                if let (Some((email, password)), Value::Object(map)) = (basic, &mut args) {
+                    map.insert("email".into(), Value::String(email));
+                    map.insert("password".into(), Value::String(password));
+                }
                 (op.invoke)(app, caller, args).await
             };
             match result.await {
+                Ok(outcome) if op.rest_data_null => {
+                    respond(outcome.status, outcome.message, Value::Null)
+                }
                 Ok(outcome) => respond(outcome.status, outcome.message, outcome.data),
                 Err(err) => err.into_response(),
             }

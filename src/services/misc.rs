@@ -9,9 +9,9 @@ use serde::{Deserialize, Serialize};
 use super::NoInput;
 use crate::{
     app::App,
-    caller::Caller,
     catalog::{Accepts, Body, Hints, Operation},
     error::Result,
+    services::auth::Ctx,
 };
 
 /// The service name Health reports.
@@ -86,7 +86,7 @@ impl Operation for MiscHealth {
     type In = NoInput;
     type Out = Health;
 
-    async fn call(app: &App, _caller: &Caller, _input: NoInput) -> Result<Health> {
+    async fn call(app: &App, _ctx: &Ctx, _input: NoInput) -> Result<Health> {
         Ok(health(app).await)
     }
 
@@ -113,7 +113,7 @@ impl Operation for MiscVersion {
     type In = NoInput;
     type Out = Version;
 
-    async fn call(_app: &App, _caller: &Caller, _input: NoInput) -> Result<Version> {
+    async fn call(_app: &App, _ctx: &Ctx, _input: NoInput) -> Result<Version> {
         Ok(version())
     }
 }

@@ -2,11 +2,20 @@
 //! scheme; one portable SQL text per query (`$n` placeholders, BIGINT integers and flags,
 //! TEXT ids); migrations per backend with identical file names. Must not depend on axum or rmcp.
 
+pub mod codes;
+pub mod credentials;
+pub mod outbox;
+pub mod users;
+
 use std::{path::Path, str::FromStr, time::Duration};
 
 use anyhow::Context;
 use sqlx::{
-    AnyPool, Executor, any::AnyPoolOptions, migrate::Migrator, sqlite::SqliteConnectOptions,
+    AnyConnection, AnyPool, Executor, Transaction,
+    any::{Any, AnyPoolOptions},
+    migrate::Migrator,
+    pool::PoolConnection,
+    sqlite::SqliteConnectOptions,
 };
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("./migrations/sqlite");
@@ -101,6 +110,17 @@ impl Store {
             .map(|_| ())
     }
 
+    /// A pooled connection for one or a few independent statements.
+    pub async fn conn(&self) -> Result<PoolConnection<Any>, sqlx::Error> {
+        self.pool.acquire().await
+    }
+
+    /// A transaction. Every transaction in this crate starts with a write, so SQLite takes the
+    /// write lock at its first statement and never has to upgrade a read lock.
+    pub async fn begin(&self) -> Result<Transaction<'static, Any>, sqlx::Error> {
+        self.pool.begin().await
+    }
+
     pub async fn close(&self) {
         self.pool.close().await;
     }
@@ -121,6 +141,22 @@ async fn prepare_sqlite(url: &str) -> anyhow::Result<String> {
     } else {
         format!("{url}{sep}mode=rwc")
     })
+}
+
+/// Maps a unique-constraint violation to `on_conflict`, anything else through `From`.
+pub fn unique_or(err: sqlx::Error, on_conflict: crate::error::Error) -> crate::error::Error {
+    match &err {
+        sqlx::Error::Database(db) if db.is_unique_violation() => on_conflict,
+        _ => err.into(),
+    }
+}
+
+/// Runs a statement and tells whether it changed any row.
+pub(crate) async fn changed(
+    conn: &mut AnyConnection,
+    query: sqlx::query::Query<'_, Any, sqlx::any::AnyArguments>,
+) -> Result<bool, sqlx::Error> {
+    Ok(query.execute(conn).await?.rows_affected() > 0)
 }
 
 /// Exposed for tests and tools that need to know where a SQLite URL points.

@@ -2,7 +2,10 @@
 //! database (a temp SQLite file, or a new PostgreSQL database when `CLARA_TEST_DATABASE_URL`
 //! is set), with typed REST and MCP clients (stdio child process, Streamable HTTP, legacy SSE).
 
+pub mod flows;
+pub mod google;
 pub mod mcp;
+pub mod smtp;
 pub mod sse;
 
 use std::{net::SocketAddr, path::PathBuf};
@@ -13,6 +16,8 @@ use tokio::sync::oneshot;
 
 pub struct TestApp {
     pub addr: SocketAddr,
+    pub smtp: smtp::SmtpSink,
+    pub google: google::GoogleStandIn,
     pub app: App,
     pub data_dir: tempfile::TempDir,
     pub database_url: String,
@@ -56,7 +61,12 @@ impl TestApp {
         init_tracing();
         let data_dir = tempfile::tempdir().expect("temp dir");
         let (database_url, pg_cleanup) = fresh_database(data_dir.path()).await;
+        let smtp = smtp::SmtpSink::start().await;
+        let google = google::GoogleStandIn::start().await;
         let mut settings = settings(data_dir.path().to_path_buf(), &database_url);
+        settings.smtp_url = Some(format!("smtp://{}", smtp.addr));
+        settings.google_client_id = Some(google::CLIENT_ID.into());
+        settings.google_jwks_url = google.jwks_url();
         configure(&mut settings);
         let app = App::build(&settings).await.expect("app builds");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -67,6 +77,8 @@ impl TestApp {
         }));
         Self {
             addr,
+            smtp,
+            google,
             app,
             data_dir,
             database_url,
@@ -127,8 +139,17 @@ impl TestApp {
         vec![
             ("CLARA_DATA_DIR", self.data_dir.path().display().to_string()),
             ("CLARA_DATABASE_URL", self.database_url.clone()),
+            ("CLARA_SMTP_URL", format!("smtp://{}", self.smtp.addr)),
+            ("CLARA_RATE_LIMIT", "100000/s".into()),
             ("RUST_LOG", "warn".into()),
         ]
+    }
+
+    /// The next unread mail to `address` (waits up to 15 s for the outbox worker).
+    pub async fn mail(&self, address: &str) -> smtp::Received {
+        self.smtp
+            .take(address, std::time::Duration::from_secs(15))
+            .await
     }
 }
 
@@ -169,6 +190,13 @@ pub fn settings(data_dir: PathBuf, database_url: &str) -> Settings {
         private_api_key: None,
         allowed_origins: vec![],
         allowed_hosts: vec![],
+        smtp_url: None,
+        mail_from: "Clara <noreply@localhost>".into(),
+        client_url: "http://localhost:3000".into(),
+        // High, so tests that make many calls are not limited; the rate-limit test sets its own.
+        rate_limit: "100000/s".parse().unwrap(),
+        google_client_id: None,
+        google_jwks_url: String::new(),
         api_key: None,
         user_id: None,
     }

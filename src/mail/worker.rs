@@ -1,0 +1,77 @@
+//! The outbox worker: delivers due mail, retries failures with exponential backoff (1 s, 2 s,
+//! 4 s … capped at 10 minutes), and resumes after a restart because the queue is the database.
+
+use std::time::Duration;
+
+use crate::{app::App, crypto::now, store::outbox};
+
+const BATCH: i64 = 20;
+/// How long a claimed mail is reserved for the worker delivering it (SMTP times out sooner).
+const LEASE_SECS: i64 = 60;
+const MAX_BACKOFF_SECS: i64 = 600;
+/// How often the worker looks at the queue when nobody wakes it.
+const IDLE_POLL: Duration = Duration::from_secs(5);
+
+/// Runs until the app shuts down.
+pub async fn run(app: App) {
+    let stop = app.shutdown_token().clone();
+    loop {
+        let sleep_for = match deliver_due(&app).await {
+            Ok(delay) => delay,
+            Err(err) => {
+                tracing::warn!(error = %err, "mail outbox unavailable");
+                IDLE_POLL
+            }
+        };
+        tokio::select! {
+            () = stop.cancelled() => return,
+            () = app.mailer().notified() => {}
+            () = tokio::time::sleep(sleep_for) => {}
+        }
+    }
+}
+
+/// Sends what is due; returns how long to sleep before the next pending attempt.
+async fn deliver_due(app: &App) -> crate::error::Result<Duration> {
+    loop {
+        let batch = {
+            let mut conn = app.store().conn().await?;
+            outbox::due(&mut conn, now(), BATCH).await?
+        };
+        if batch.is_empty() {
+            break;
+        }
+        for mail in &batch {
+            {
+                let mut conn = app.store().conn().await?;
+                if !outbox::claim(&mut conn, &mail.id, now(), now() + LEASE_SECS).await? {
+                    continue; // another process took it
+                }
+            }
+            let result = app.mailer().deliver(mail).await;
+            let mut conn = app.store().conn().await?;
+            match result {
+                Ok(()) => {
+                    tracing::info!(mail = %mail.id, "mail delivered");
+                    outbox::mark_sent(&mut conn, &mail.id, now()).await?;
+                }
+                Err(err) => {
+                    let backoff = (1i64 << mail.attempts.min(20)).min(MAX_BACKOFF_SECS);
+                    tracing::warn!(mail = %mail.id, attempt = mail.attempts + 1, retry_in_s = backoff, error = %format!("{err:#}"), "mail delivery failed");
+                    outbox::mark_failed(&mut conn, &mail.id, &format!("{err:#}"), now() + backoff)
+                        .await?;
+                }
+            }
+        }
+        if (batch.len() as i64) < BATCH {
+            break;
+        }
+    }
+    let mut conn = app.store().conn().await?;
+    Ok(match outbox::next_due(&mut conn).await? {
+        Some(at) => {
+            Duration::from_secs((at - now()).clamp(0, 5) as u64).max(Duration::from_millis(200))
+        }
+        None => IDLE_POLL,
+    })
+}
