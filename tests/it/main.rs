@@ -5,5 +5,8 @@ mod support;
 mod accounts;
 mod bad_input;
 mod catalog;
+mod google;
+mod mail;
 mod misc;
 mod parity;
+mod security;
