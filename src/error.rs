@@ -22,6 +22,9 @@ pub enum Error {
     /// Bad, missing or expired credential or OTP. `two_factor` marks the 2FA login case.
     #[error("Authorization header or OTP is either missing, invalid or expired.")]
     Unauthorized { two_factor: bool },
+    /// No credential at all; `needs` names the accepted ones (in the MCP error's detail).
+    #[error("Authorization header or OTP is either missing, invalid or expired.")]
+    MissingCredential { needs: String },
     #[error("Please activate your account to access the requested resource.")]
     Inactive,
     #[error("You do not have access to the requested resource.")]
@@ -79,7 +82,9 @@ impl Error {
                 StatusCode::BAD_REQUEST
             }
             Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::Unauthorized { .. } | Self::Inactive => StatusCode::UNAUTHORIZED,
+            Self::Unauthorized { .. } | Self::MissingCredential { .. } | Self::Inactive => {
+                StatusCode::UNAUTHORIZED
+            }
             Self::Forbidden | Self::InsufficientCredits => StatusCode::FORBIDDEN,
             Self::NotFound(_) | Self::RouteNotFound => StatusCode::NOT_FOUND,
             Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -94,7 +99,7 @@ impl Error {
             Self::EmptyBody => "empty_body",
             Self::InvalidInput(_) => "invalid_input",
             Self::PayloadTooLarge => "payload_too_large",
-            Self::Unauthorized { .. } => "unauthorized",
+            Self::Unauthorized { .. } | Self::MissingCredential { .. } => "unauthorized",
             Self::Inactive => "inactive",
             Self::Forbidden => "forbidden",
             Self::InsufficientCredits => "insufficient_credits",
@@ -136,6 +141,10 @@ impl Error {
             data: self.data(),
             detail: match self {
                 Self::InvalidInput(detail) => Some(detail.clone()),
+                Self::MissingCredential { needs } => Some(format!(
+                    "this needs {needs}: send it as the Authorization header (HTTP), set \
+                     CLARA_API_KEY (stdio), or sign in with auth_login on this connection"
+                )),
                 _ => None,
             },
         }

@@ -64,7 +64,9 @@ pub async fn authenticate(app: &App, caller: &Caller, accepts: Accepts) -> Resul
     }
     let pre_login = accepts.contains(Accepts::PUBLIC_KEY) || accepts.contains(Accepts::BASIC);
     let resolved = match caller.effective_credential() {
-        None => Err(Error::Unauthorized { two_factor: false }),
+        None => Err(Error::MissingCredential {
+            needs: needs(accepts),
+        }),
         Some(credential) => resolve(app, credential).await,
     };
     let principal = match resolved {
@@ -84,6 +86,22 @@ pub async fn authenticate(app: &App, caller: &Caller, accepts: Accepts) -> Resul
         return Err(Error::Forbidden);
     }
     Ok(principal)
+}
+
+/// "a user token or an API key token", for error details.
+fn needs(accepts: Accepts) -> String {
+    let names: Vec<&str> = accepts
+        .names()
+        .into_iter()
+        .filter(|n| *n != "private_api_key")
+        .map(|n| match n {
+            "basic" => "Basic email:password",
+            "user_token" => "a user token (Bearer clara_user_…)",
+            "api_key_token" => "an API key token (Bearer clara_api_…)",
+            _ => "the public API key",
+        })
+        .collect();
+    names.join(" or ")
 }
 
 fn allowed(principal: &Principal, accepts: Accepts) -> bool {

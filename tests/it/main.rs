@@ -3,6 +3,7 @@
 mod support;
 
 mod accounts;
+mod accounts_mcp;
 mod bad_input;
 mod catalog;
 mod google;

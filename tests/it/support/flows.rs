@@ -9,7 +9,6 @@ use super::{RestReply, TestApp};
 #[derive(Debug, Clone)]
 pub struct TestUser {
     pub id: String,
-    pub email: String,
     pub password: String,
     pub token: String,
 }
@@ -102,7 +101,6 @@ impl TestApp {
         assert_eq!(reply.status, 200, "activate: {:?}", reply.body);
         TestUser {
             id,
-            email: email.to_string(),
             password,
             token,
         }

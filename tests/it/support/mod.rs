@@ -17,7 +17,8 @@ use tokio::sync::oneshot;
 pub struct TestApp {
     pub addr: SocketAddr,
     pub smtp: smtp::SmtpSink,
-    pub google: google::GoogleStandIn,
+    /// Kept alive for the app's JWKS fetches.
+    pub _google: google::GoogleStandIn,
     pub app: App,
     pub data_dir: tempfile::TempDir,
     pub database_url: String,
@@ -78,7 +79,7 @@ impl TestApp {
         Self {
             addr,
             smtp,
-            google,
+            _google: google,
             app,
             data_dir,
             database_url,
