@@ -59,6 +59,9 @@ struct Inner {
 impl App {
     /// Connects to the database, applies migrations and resolves the secrets.
     pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
+        // One TLS provider for every rustls user (SMTP, Google JWKS, PostgreSQL); a no-op when
+        // one is installed already.
+        let _ = rustls::crypto::ring::default_provider().install_default();
         let store = Store::connect(&settings.database_url()).await?;
         store.migrate().await?;
         let config = resolve_config(settings)?;

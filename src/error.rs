@@ -141,6 +141,9 @@ impl Error {
             data: self.data(),
             detail: match self {
                 Self::InvalidInput(detail) => Some(detail.clone()),
+                Self::RateLimited { retry_after_secs } => {
+                    Some(format!("retry after {retry_after_secs} s"))
+                }
                 Self::MissingCredential { needs } => Some(format!(
                     "this needs {needs}: send it as the Authorization header (HTTP), set \
                      CLARA_API_KEY (stdio), or sign in with auth_login on this connection"

@@ -11,8 +11,6 @@ use clara::{
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     telemetry::init();
-    // One TLS provider for every rustls user (SMTP, Google JWKS, PostgreSQL).
-    let _ = rustls::crypto::ring::default_provider().install_default();
     match cli.command {
         Command::Serve(settings) => {
             let app = App::build(&settings).await?;

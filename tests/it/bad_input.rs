@@ -265,3 +265,42 @@ async fn an_sse_session_is_dropped_when_its_stream_closes() {
     }
     assert_eq!(status, 404, "the session is gone once its stream is closed");
 }
+
+#[tokio::test]
+async fn rest_bodies_that_are_not_json_change_nothing() {
+    let app = TestApp::spawn().await;
+    for (content_type, body) in [
+        ("text/plain", "first_name=a"),
+        (
+            "application/x-www-form-urlencoded",
+            "first_name=a&last_name=b",
+        ),
+        ("application/json", "[\"a\"]"),
+        (
+            "application/json",
+            "{\"first_name\": \"a\", \"last_name\": \"b\", \"email\": \"x@example.com\", \"password\": \"long enough\", \"extra\": 1}",
+        ),
+    ] {
+        let reply = app
+            .rest(
+                app.http
+                    .post(app.api("/auth/register"))
+                    .header("authorization", app.public_key())
+                    .header("content-type", content_type)
+                    .body(body),
+            )
+            .await;
+        assert_eq!(reply.status, 400, "{content_type} {body}");
+        assert_eq!(
+            reply.body,
+            json!({"data": null, "message": "One or more required parameters are either not given or have invalid schema.", "status": "error"})
+        );
+    }
+    let mut conn = app.app.store().conn().await.unwrap();
+    let users: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM users")
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap();
+    assert_eq!(users.0, 0);
+    still_healthy(&app).await;
+}

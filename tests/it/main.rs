@@ -6,6 +6,7 @@ mod accounts;
 mod accounts_mcp;
 mod bad_input;
 mod catalog;
+mod cli;
 mod google;
 mod mail;
 mod misc;
