@@ -183,8 +183,8 @@ fn entry<O: Operation>() -> OpInfo {
         status: O::STATUS,
         message: O::MESSAGE,
         rest_data_null: O::REST_DATA_NULL,
-        input_schema: schema::<O::In>(SchemaSettings::draft2020_12().for_deserialize()),
-        output_schema: schema::<O::Out>(SchemaSettings::draft2020_12().for_serialize()),
+        input_schema: schema::<O::In>(SchemaSettings::draft2020_12().for_deserialize(), true),
+        output_schema: schema::<O::Out>(SchemaSettings::draft2020_12().for_serialize(), false),
         invoke: |app, caller, args| Box::pin(invoke::<O>(app, caller, args)),
     }
 }
@@ -206,15 +206,52 @@ async fn invoke<O: Operation>(app: App, caller: Caller, args: Value) -> Result<O
     })
 }
 
-/// A JSON Schema (2020-12) for `T`, without the top-level title that names the Rust type.
-fn schema<T: JsonSchema>(settings: SchemaSettings) -> Map<String, Value> {
+/// A JSON Schema (2020-12) for `T`, without the top-level title that names the Rust type, and
+/// with nullable types spelled portably (see [`portable`]).
+fn schema<T: JsonSchema>(settings: SchemaSettings, input: bool) -> Map<String, Value> {
     let root = settings.into_generator().into_root_schema_for::<T>();
-    match serde_json::to_value(root) {
-        Ok(Value::Object(mut object)) => {
+    let mut value = serde_json::to_value(root).unwrap_or_default();
+    portable(&mut value, input);
+    match value {
+        Value::Object(mut object) => {
             object.remove("title");
             object
         }
         _ => unreachable!("schemars renders a root schema as a JSON object"),
+    }
+}
+
+/// `"type": ["string", "null"]` is legal but trips single-type tool dialects (Gemini's OpenAPI
+/// subset, for one). An optional input is simply left out, so inputs drop the `null`; outputs
+/// that can really be null say so with `anyOf`.
+fn portable(value: &mut Value, input: bool) {
+    match value {
+        Value::Object(object) => {
+            let nullable = match object.get("type") {
+                Some(Value::Array(types))
+                    if types.len() == 2 && types.contains(&Value::from("null")) =>
+                {
+                    types.iter().find(|t| *t != "null").cloned()
+                }
+                _ => None,
+            };
+            if let Some(kind) = nullable {
+                if input {
+                    object.insert("type".into(), kind);
+                } else {
+                    object.remove("type");
+                    object.insert(
+                        "anyOf".into(),
+                        serde_json::json!([{ "type": kind }, { "type": "null" }]),
+                    );
+                }
+            }
+            for child in object.values_mut() {
+                portable(child, input);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|item| portable(item, input)),
+        _ => {}
     }
 }
 

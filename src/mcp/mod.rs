@@ -104,10 +104,13 @@ impl ClaraMcp {
                 result.is_error = Some(!outcome.status.is_success());
                 result
             }
+            // The error travels as JSON text, not as structuredContent: clients validate
+            // structuredContent against the tool's output schema even on errors (the TypeScript
+            // SDK does), which would hide the message behind a schema failure.
             Err(err) => {
                 err.log();
-                let body = serde_json::to_value(err.body()).unwrap_or(Value::Null);
-                CallToolResult::structured_error(body)
+                let body = serde_json::to_string(&err.body()).unwrap_or_default();
+                CallToolResult::error(vec![rmcp::model::ContentBlock::text(body)])
             }
         }
     }

@@ -101,15 +101,17 @@ pub fn ok(result: &CallToolResult) -> &Value {
         .expect("structured content")
 }
 
-/// The structured `{code, message, status}` of a failed call.
-pub fn err(result: &CallToolResult) -> &Value {
+/// The `{code, message, status}` of a failed call (a JSON text block, no structured content).
+pub fn err(result: &CallToolResult) -> Value {
     assert_eq!(
         result.is_error,
         Some(true),
         "expected a tool error: {result:?}"
     );
-    result
-        .structured_content
-        .as_ref()
-        .expect("structured error")
+    assert!(
+        result.structured_content.is_none(),
+        "errors carry no structured content"
+    );
+    let text = &result.content[0].as_text().expect("a text block").text;
+    serde_json::from_str(text).expect("the error text is JSON")
 }
