@@ -39,7 +39,7 @@ fn compose(to: &str, subject: &str, greeting: Option<&str>, paragraphs: &[String
     let text = format!("{hello}\n\n{}\n\n-- Clara\n", paragraphs.join("\n\n"));
     let html_paragraphs: String = paragraphs
         .iter()
-        .map(|p| format!("<p>{}</p>", escape(p)))
+        .map(|p| format!("<p>{}</p>", linkify(&escape(p))))
         .collect();
     let html = format!(
         "<!doctype html><html><body style=\"font-family:sans-serif\"><p>{}</p>{html_paragraphs}<p>-- Clara</p></body></html>",
@@ -51,6 +51,21 @@ fn compose(to: &str, subject: &str, greeting: Option<&str>, paragraphs: &[String
         text,
         html,
     }
+}
+
+/// Turns (already escaped) URLs into links.
+fn linkify(escaped: &str) -> String {
+    escaped
+        .split(' ')
+        .map(|word| {
+            if word.starts_with("http://") || word.starts_with("https://") {
+                format!("<a href=\"{word}\">{word}</a>")
+            } else {
+                word.to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Percent-encodes a query value.
@@ -156,5 +171,6 @@ mod tests {
         assert!(mail.text.contains("http://localhost:3000/auth/email/activate?email=a%2Bb%40x.io&code=123456&user_id=user_1"));
         assert!(mail.html.contains("&lt;Ann&gt;"));
         assert!(!mail.html.contains("<Ann>"));
+        assert!(mail.html.contains("<a href=\"http://localhost:3000/auth/email/activate?email=a%2Bb%40x.io&amp;code=123456"), "{}", mail.html);
     }
 }
