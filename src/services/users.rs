@@ -263,7 +263,7 @@ impl Operation for ApiKeyView {
             .await?
             .is_none()
         {
-            credentials::insert_api_key_if_absent(&mut conn, &new_key(app, &user.id).0).await?;
+            credentials::put_api_key(&mut conn, &new_key(app, &user.id).0, false).await?;
         }
         let row = credentials::api_key_of(&mut conn, &user.id)
             .await?
@@ -295,9 +295,8 @@ impl Operation for ApiKeyReset {
     async fn call(app: &App, ctx: &Ctx, input: UserRef) -> Result<ApiKey> {
         let user = ctx.target_user(app, input.user_id.as_deref()).await?;
         let (row, token) = new_key(app, &user.id);
-        let mut tx = app.store().begin().await?;
-        credentials::replace_api_key(&mut tx, &row).await?;
-        tx.commit().await?;
+        let mut conn = app.store().conn().await?;
+        credentials::put_api_key(&mut conn, &row, true).await?;
         Ok(api_key_out(&row, token))
     }
 }

@@ -98,41 +98,28 @@ pub async fn api_key_of(conn: &mut AnyConnection, user_id: &str) -> Result<Optio
     .await?)
 }
 
-/// Replaces the user's API key (the old token stops working with this statement's commit).
-pub async fn replace_api_key(conn: &mut AnyConnection, key: &ApiKeyRow) -> Result<()> {
-    sqlx::query("DELETE FROM api_keys WHERE user_id = $1")
+/// Stores the user's API key. `replace`: the new key takes the old one's place in the same
+/// statement (the old token stops working at once); otherwise a key that already exists wins
+/// (two concurrent first Views make one key).
+pub async fn put_api_key(conn: &mut AnyConnection, key: &ApiKeyRow, replace: bool) -> Result<()> {
+    let sql = if replace {
+        "INSERT INTO api_keys (id, user_id, salt, token_mac, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (user_id) DO UPDATE SET id = excluded.id, \
+         salt = excluded.salt, token_mac = excluded.token_mac, created_at = excluded.created_at, \
+         updated_at = excluded.updated_at"
+    } else {
+        "INSERT INTO api_keys (id, user_id, salt, token_mac, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (user_id) DO NOTHING"
+    };
+    sqlx::query(sql)
+        .bind(key.id.clone())
         .bind(key.user_id.clone())
-        .execute(&mut *conn)
+        .bind(key.salt.clone())
+        .bind(key.token_mac.clone())
+        .bind(key.created_at)
+        .bind(key.updated_at)
+        .execute(conn)
         .await?;
-    sqlx::query(
-        "INSERT INTO api_keys (id, user_id, salt, token_mac, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
-    )
-    .bind(key.id.clone())
-    .bind(key.user_id.clone())
-    .bind(key.salt.clone())
-    .bind(key.token_mac.clone())
-    .bind(key.created_at)
-    .bind(key.updated_at)
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
-/// Inserts a first API key unless one exists (two concurrent first Views create one key).
-pub async fn insert_api_key_if_absent(conn: &mut AnyConnection, key: &ApiKeyRow) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO api_keys (id, user_id, salt, token_mac, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (user_id) DO NOTHING",
-    )
-    .bind(key.id.clone())
-    .bind(key.user_id.clone())
-    .bind(key.salt.clone())
-    .bind(key.token_mac.clone())
-    .bind(key.created_at)
-    .bind(key.updated_at)
-    .execute(conn)
-    .await?;
     Ok(())
 }
 
