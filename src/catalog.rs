@@ -158,8 +158,9 @@ pub struct OpInfo {
     pub rest_data_null: bool,
     pub input_schema: Map<String, Value>,
     pub output_schema: Map<String, Value>,
-    /// Deserialises the arguments (a JSON object) into the typed input and runs the operation.
-    pub invoke: fn(App, Caller, Value) -> BoxFuture<Result<Outcome>>,
+    /// Checks the rate limit and the credential, then deserialises the arguments (a JSON
+    /// object, or the adapter's error reading them) into the typed input and runs the operation.
+    pub invoke: fn(App, Caller, Result<Value>) -> BoxFuture<Result<Outcome>>,
 }
 
 impl std::fmt::Debug for OpInfo {
@@ -191,10 +192,10 @@ fn entry<O: Operation>() -> OpInfo {
 
 /// The one place every call goes through, whichever adapter it came from: rate limit,
 /// credentials, input, the operation.
-async fn invoke<O: Operation>(app: App, caller: Caller, args: Value) -> Result<Outcome> {
+async fn invoke<O: Operation>(app: App, caller: Caller, args: Result<Value>) -> Result<Outcome> {
     app.limiter().check(&caller)?;
     let principal = auth::authenticate(&app, &caller, O::ACCEPTS).await?;
-    let input: O::In = serde_json::from_value(args).map_err(Error::invalid)?;
+    let input: O::In = serde_json::from_value(args?).map_err(Error::invalid)?;
     let ctx = Ctx { caller, principal };
     let out = O::call(&app, &ctx, input).await?;
     let (status, message) = O::outcome(&out);

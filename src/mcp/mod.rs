@@ -98,7 +98,7 @@ impl ClaraMcp {
     }
 
     async fn call_operation(&self, op: &OpInfo, args: Value, caller: Caller) -> CallToolResult {
-        match (op.invoke)(self.app.clone(), caller, args).await {
+        match (op.invoke)(self.app.clone(), caller, Ok(args)).await {
             Ok(outcome) => {
                 let mut result = CallToolResult::structured(outcome.data);
                 result.is_error = Some(!outcome.status.is_success());

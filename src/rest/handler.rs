@@ -43,16 +43,14 @@ pub fn operation(op: &'static OpInfo, method: MethodFilter) -> MethodRouter<App>
                 _ => None,
             };
             let caller = Caller::rest(credential, Some(addr.ip()));
-            let result = async {
-                let mut args = input(op, &path, query.as_deref(), &headers, body).await?;
-                // Login reads email and password from the Basic header, not the body.
-                if let (Some((email, password)), Value::Object(map)) = (basic, &mut args) {
-                    map.insert("email".into(), Value::String(email));
-                    map.insert("password".into(), Value::String(password));
-                }
-                (op.invoke)(app, caller, args).await
-            };
-            match result.await {
+            let mut args = input(op, &path, query.as_deref(), &headers, body).await;
+            // Login reads email and password from the Basic header, not the body.
+            if let (Some((email, password)), Ok(Value::Object(map))) = (basic, &mut args) {
+                map.insert("email".into(), Value::String(email));
+                map.insert("password".into(), Value::String(password));
+            }
+            // Credentials are checked before the body's errors are reported, as the original does.
+            match (op.invoke)(app, caller, args).await {
                 Ok(outcome) if op.rest_data_null => {
                     respond(outcome.status, outcome.message, Value::Null)
                 }

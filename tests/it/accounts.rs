@@ -330,6 +330,8 @@ async fn register_refuses_a_taken_email_short_passwords_and_bad_bodies() {
         .call("POST", "/auth/register", None, Some(json!({"first_name": "a", "last_name": "b", "email": "nokey@example.com", "password": "long enough"})))
         .await;
     assert_eq!(reply.status, 401);
+    let reply = app.call("POST", "/auth/register", None, None).await;
+    assert_eq!(reply.status, 401, "credentials are checked before the body");
     assert_eq!(app.count("SELECT COUNT(*) FROM users").await, 1);
 }
 
