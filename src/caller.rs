@@ -67,6 +67,10 @@ fn decode_basic(encoded: &str) -> Option<(String, String)> {
 pub struct Binding(Arc<Mutex<Option<Credential>>>);
 
 impl Binding {
+    pub fn new(initial: Option<Credential>) -> Self {
+        Self(Arc::new(Mutex::new(initial)))
+    }
+
     pub fn bind(&self, credential: Credential) {
         *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(credential);
     }

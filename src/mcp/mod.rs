@@ -39,10 +39,9 @@ on the caller when it is omitted.";
 #[derive(Debug, Clone)]
 pub struct ClaraMcp {
     app: App,
-    /// Sign-in state of this connection.
+    /// Sign-in state of this connection: starts as the connection's own credential
+    /// (`CLARA_API_KEY` on stdio, the `/sse` request's header), replaced by a sign-in.
     binding: Binding,
-    /// The connection's own credential: `CLARA_API_KEY` (stdio) or the `/sse` request's header.
-    default_credential: Option<Credential>,
     default_user_id: Option<String>,
     default_ip: Option<std::net::IpAddr>,
 }
@@ -52,26 +51,26 @@ impl ClaraMcp {
         Self {
             app,
             binding: Binding::default(),
-            default_credential: None,
             default_user_id: None,
             default_ip: None,
         }
     }
 
-    /// Gives the connection a credential that requests without their own use.
+    /// Gives the connection a credential that requests without their own use (until a sign-in
+    /// on the connection replaces it), and the caller's user id and address.
     pub fn with_defaults(
         mut self,
         credential: Option<Credential>,
         user_id: Option<String>,
         ip: Option<std::net::IpAddr>,
     ) -> Self {
-        self.default_credential = credential;
+        self.binding = Binding::new(credential);
         self.default_user_id = user_id;
         self.default_ip = ip;
         self
     }
 
-    /// Who is calling: the HTTP request's headers when there are any, else the connection's.
+    /// Who is calling: the HTTP request's own headers first, else the connection's sign-in.
     fn caller(&self, context: &RequestContext<RoleServer>) -> Caller {
         let parts = context.extensions.get::<::http::request::Parts>();
         let header = |name: &str| {
@@ -82,8 +81,7 @@ impl ClaraMcp {
         };
         let credential = header("authorization")
             .as_deref()
-            .and_then(Credential::parse)
-            .or_else(|| self.default_credential.clone());
+            .and_then(Credential::parse);
         let client_ip = parts
             .and_then(|p| p.extensions.get::<axum::extract::ConnectInfo<SocketAddr>>())
             .map(|info| info.0.ip())

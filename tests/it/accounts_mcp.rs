@@ -189,3 +189,40 @@ async fn a_user_id_header_that_is_not_the_token_owner_is_403() {
         Value::String(user.id.clone())
     );
 }
+
+#[tokio::test]
+async fn a_sign_in_replaces_the_connections_own_credential_on_stdio() {
+    let app = TestApp::spawn().await;
+    let ann = app.user("ann@example.com").await;
+    app.user("bob@example.com").await;
+    let key = app
+        .call(
+            "GET",
+            &format!("/users/{}/api_key", ann.id),
+            Some(&ann.bearer()),
+            None,
+        )
+        .await;
+    let key = format!("Bearer {}", key.data()["token"].as_str().unwrap());
+    let client = app
+        .mcp_with(Transport::Stdio, &[("authorization", &key)])
+        .await;
+    assert_eq!(
+        ok(&call(&client, "user_view", json!({})).await)["email"],
+        "ann@example.com",
+        "CLARA_API_KEY"
+    );
+    let login = json!({"email": "bob@example.com", "password": "correct horse battery"});
+    ok(&call(&client, "auth_login", login).await);
+    assert_eq!(
+        ok(&call(&client, "user_view", json!({})).await)["email"],
+        "bob@example.com",
+        "the sign-in wins"
+    );
+    ok(&call(&client, "auth_logout", json!({})).await);
+    assert_eq!(
+        err(&call(&client, "user_view", json!({})).await)["status"],
+        401
+    );
+    client.cancel().await.unwrap();
+}
