@@ -11,11 +11,17 @@ use crate::{
 
 pub fn document() -> Value {
     let mut paths = Map::new();
+    let mut schemas = Map::new();
     for op in catalog::all() {
         let path = format!("{PREFIX}{}", op.path);
         let entry = paths.entry(path).or_insert_with(|| json!({}));
-        entry[op.method.as_str().to_ascii_lowercase()] = operation(op);
+        let mut operation = operation(op);
+        hoist_defs(&mut operation, &mut schemas);
+        // Parameters and the body take the input's properties; its definitions live at its root.
+        hoist_defs(&mut Value::Object(op.input_schema.clone()), &mut schemas);
+        entry[op.method.as_str().to_ascii_lowercase()] = operation;
     }
+    schemas.insert("Error".into(), error_schema());
     json!({
         "openapi": "3.1.0",
         "info": {
@@ -33,19 +39,47 @@ pub fn document() -> Value {
                 "public_api_key": {"type": "apiKey", "in": "header", "name": "Authorization", "description": "the raw public API key"},
                 "private_api_key": {"type": "apiKey", "in": "header", "name": "Authorization", "description": "the raw private (admin) API key"}
             },
-            "schemas": {
-                "Error": {
-                    "type": "object",
-                    "required": ["data", "message", "status"],
-                    "properties": {
-                        "data": {"type": ["object", "null"]},
-                        "message": {"type": "string"},
-                        "status": {"const": "error"}
-                    }
-                }
-            }
+            "schemas": schemas
         }
     })
+}
+
+fn error_schema() -> Value {
+    json!({
+        "type": "object",
+        "required": ["data", "message", "status"],
+        "properties": {
+            "data": {"anyOf": [{"type": "object"}, {"type": "null"}]},
+            "message": {"type": "string"},
+            "status": {"const": "error"}
+        }
+    })
+}
+
+/// Moves every `$defs` entry into `components/schemas` and points the `$ref`s there, so the
+/// per-operation schemas resolve inside the one document.
+fn hoist_defs(value: &mut Value, schemas: &mut Map<String, Value>) {
+    match value {
+        Value::Object(object) => {
+            if let Some(Value::Object(defs)) = object.remove("$defs") {
+                for (name, mut def) in defs {
+                    hoist_defs(&mut def, schemas);
+                    schemas.insert(name, def);
+                }
+            }
+            object.remove("$schema");
+            if let Some(Value::String(target)) = object.get_mut("$ref")
+                && let Some(name) = target.strip_prefix("#/$defs/")
+            {
+                *target = format!("#/components/schemas/{name}");
+            }
+            for child in object.values_mut() {
+                hoist_defs(child, schemas);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|item| hoist_defs(item, schemas)),
+        _ => {}
+    }
 }
 
 fn operation(op: &OpInfo) -> Value {
@@ -61,6 +95,11 @@ fn operation(op: &OpInfo) -> Value {
     let mut parameters = Vec::new();
     let mut body_props = Map::new();
     for (name, schema) in properties.into_iter().flatten() {
+        let mut schema = schema.clone();
+        if let Some(object) = schema.as_object_mut() {
+            object.remove("default"); // `null` defaults of optional MCP arguments
+        }
+        let schema = &schema;
         if path_names.contains(&name.as_str()) {
             parameters
                 .push(json!({"name": name, "in": "path", "required": true, "schema": schema}));
@@ -79,10 +118,7 @@ fn operation(op: &OpInfo) -> Value {
         "parameters": parameters,
         "security": op.accepts.names().into_iter().map(|n| json!({ n: [] })).collect::<Vec<_>>(),
         "responses": {
-            op.status.as_str(): {
-                "description": op.message,
-                "content": {"application/json": {"schema": envelope(op)}}
-            },
+            op.status.as_str(): success(op),
             "default": {
                 "description": "An error, in the envelope with data null",
                 "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}
@@ -108,11 +144,22 @@ fn operation(op: &OpInfo) -> Value {
     value
 }
 
-fn envelope(op: &OpInfo) -> Value {
-    let mut data = Value::Object(op.output_schema.clone());
-    if let Some(object) = data.as_object_mut() {
-        object.remove("$schema");
+fn success(op: &OpInfo) -> Value {
+    if op.status == http::StatusCode::NO_CONTENT {
+        return json!({"description": op.message});
     }
+    json!({
+        "description": op.message,
+        "content": {"application/json": {"schema": envelope(op)}}
+    })
+}
+
+fn envelope(op: &OpInfo) -> Value {
+    let data = if op.rest_data_null {
+        json!({"type": "null"})
+    } else {
+        Value::Object(op.output_schema.clone())
+    };
     json!({
         "type": "object",
         "required": ["data", "message", "status"],

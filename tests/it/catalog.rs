@@ -160,3 +160,42 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+#[test]
+fn the_openapi_document_covers_every_operation_and_every_ref_resolves() {
+    let doc = clara::openapi::document();
+    let ids: Vec<&str> = doc["paths"]
+        .as_object()
+        .unwrap()
+        .values()
+        .flat_map(|item| item.as_object().unwrap().values())
+        .filter_map(|op| op["operationId"].as_str())
+        .collect();
+    for op in catalog::all() {
+        assert!(
+            ids.contains(&op.name),
+            "{} is not in the OpenAPI document",
+            op.name
+        );
+    }
+    fn refs<'a>(value: &'a serde_json::Value, out: &mut Vec<&'a str>) {
+        match value {
+            serde_json::Value::Object(map) => {
+                if let Some(target) = map.get("$ref").and_then(|r| r.as_str()) {
+                    out.push(target);
+                }
+                map.values().for_each(|v| refs(v, out));
+            }
+            serde_json::Value::Array(items) => items.iter().for_each(|v| refs(v, out)),
+            _ => {}
+        }
+    }
+    let mut found = Vec::new();
+    refs(&doc, &mut found);
+    assert!(!found.is_empty());
+    for target in found {
+        let pointer = target.strip_prefix('#').expect("local refs only");
+        assert!(doc.pointer(pointer).is_some(), "{target} does not resolve");
+    }
+    assert_eq!(doc["openapi"], "3.1.0");
+}
