@@ -1,5 +1,5 @@
 //! All SQL lives under `store/`. One `AnyPool` over SQLite or PostgreSQL, chosen by the URL
-//! scheme; one portable SQL text per query (`$n` placeholders, BIGINT integers and flags,
+//! scheme; one portable SQL text per query (`$n` bind parameters, BIGINT integers and flags,
 //! TEXT ids); migrations per backend with identical file names. Must not depend on axum or rmcp.
 
 pub mod codes;
