@@ -1,7 +1,7 @@
 //! The application: configuration, the store and (in later layers) the mail, billing and
 //! analysis services, in one cheaply cloned handle; and [`serve`], the testable HTTP entry point.
 
-use std::{future::Future, net::SocketAddr, sync::Arc, time::Instant};
+use std::{future::Future, net::SocketAddr, sync::Arc};
 
 use anyhow::Context;
 use tokio::net::TcpListener;
@@ -51,7 +51,6 @@ struct Inner {
     limiter: Limiter,
     hasher: Hasher,
     google: GoogleVerifier,
-    started: Instant,
     /// Cancelled when the server shuts down: long-lived streams (SSE) end with it.
     shutdown: CancellationToken,
 }
@@ -85,7 +84,6 @@ impl App {
             limiter,
             hasher: Hasher::default(),
             google,
-            started: Instant::now(),
             shutdown: CancellationToken::new(),
         })))
     }
@@ -123,9 +121,6 @@ impl App {
     }
     pub fn google(&self) -> &GoogleVerifier {
         &self.0.google
-    }
-    pub fn uptime(&self) -> std::time::Duration {
-        self.0.started.elapsed()
     }
     pub fn shutdown_token(&self) -> &CancellationToken {
         &self.0.shutdown

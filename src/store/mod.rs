@@ -7,7 +7,7 @@ pub mod credentials;
 pub mod outbox;
 pub mod users;
 
-use std::{path::Path, str::FromStr, time::Duration};
+use std::{str::FromStr, time::Duration};
 
 use anyhow::Context;
 use sqlx::{
@@ -94,14 +94,6 @@ impl Store {
         Ok(())
     }
 
-    pub fn backend(&self) -> Backend {
-        self.backend
-    }
-
-    pub fn pool(&self) -> &AnyPool {
-        &self.pool
-    }
-
     /// Answers when the database answers a query against the migrated schema.
     pub async fn ping(&self) -> Result<(), sqlx::Error> {
         sqlx::query("SELECT COUNT(*) FROM schema_info")
@@ -157,11 +149,4 @@ pub(crate) async fn changed(
     query: sqlx::query::Query<'_, Any, sqlx::any::AnyArguments>,
 ) -> Result<bool, sqlx::Error> {
     Ok(query.execute(conn).await?.rows_affected() > 0)
-}
-
-/// Exposed for tests and tools that need to know where a SQLite URL points.
-pub fn sqlite_path(url: &str) -> Option<std::path::PathBuf> {
-    SqliteConnectOptions::from_str(url)
-        .ok()
-        .map(|o| Path::new(o.get_filename()).to_path_buf())
 }
