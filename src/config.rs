@@ -69,8 +69,9 @@ pub struct Settings {
     #[arg(long, env = "CLARA_ALLOWED_HOSTS", value_delimiter = ',')]
     pub allowed_hosts: Vec<String>,
 
-    /// `smtp://user:pass@host:port` (STARTTLS) or `smtps://…` (TLS) [default: unset: every mail
-    /// is written as an `.eml` file to $CLARA_DATA_DIR/outbox/].
+    /// `smtps://user:pass@host:465` (TLS), `smtp://user:pass@host:587?tls=required` (STARTTLS) or
+    /// `smtp://host:port` (plain, for a local relay) [default: unset: every mail is written as an
+    /// `.eml` file to $CLARA_DATA_DIR/outbox/].
     #[arg(long, env = "CLARA_SMTP_URL", hide_env_values = true)]
     pub smtp_url: Option<String>,
 
