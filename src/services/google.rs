@@ -14,6 +14,9 @@ pub const DEFAULT_JWKS_URL: &str = "https://www.googleapis.com/oauth2/v3/certs";
 const ISSUERS: [&str; 2] = ["https://accounts.google.com", "accounts.google.com"];
 /// Used when the JWKS answer has no usable max-age.
 const DEFAULT_CACHE: Duration = Duration::from_secs(300);
+/// An unknown `kid` refetches the keys at most this often, so forged tokens cannot make every
+/// request a fetch.
+const MIN_REFETCH: Duration = Duration::from_secs(60);
 
 /// The claims Clara uses.
 #[derive(Debug, Clone, Deserialize)]
@@ -32,7 +35,8 @@ pub struct GoogleVerifier {
     client_id: Option<String>,
     jwks_url: String,
     http: reqwest::Client,
-    cache: Mutex<Option<(JwkSet, Instant)>>,
+    /// The key set, when it expires, and when it was fetched.
+    cache: Mutex<Option<(JwkSet, Instant, Instant)>>,
 }
 
 impl GoogleVerifier {
@@ -84,20 +88,23 @@ impl GoogleVerifier {
         Ok(identity)
     }
 
-    /// The key with this id, refreshing the cached set when it expired or lacks the key
-    /// (Google rotates keys).
+    /// The key with this id, refreshing the cached set when it expired, or when it lacks the
+    /// key and was fetched over a minute ago (Google rotates keys).
     async fn key(&self, kid: &str) -> Result<Option<DecodingKey>> {
         let mut cache = self.cache.lock().await;
-        let fresh = cache
-            .as_ref()
-            .is_some_and(|(_, until)| Instant::now() < *until);
-        let has_key = cache
-            .as_ref()
-            .is_some_and(|(set, _)| set.find(kid).is_some());
-        if !fresh || !has_key {
-            *cache = Some(self.fetch().await?);
+        let now = Instant::now();
+        let refetch = match cache.as_ref() {
+            None => true,
+            Some((set, until, fetched)) => {
+                now >= *until
+                    || (set.find(kid).is_none() && now.duration_since(*fetched) >= MIN_REFETCH)
+            }
+        };
+        if refetch {
+            let (set, until) = self.fetch().await?;
+            *cache = Some((set, until, now));
         }
-        let Some((set, _)) = cache.as_ref() else {
+        let Some((set, ..)) = cache.as_ref() else {
             return Ok(None);
         };
         match set.find(kid) {

@@ -115,3 +115,32 @@ async fn google_sign_in_is_401_when_not_configured() {
     let token = google::sign(&google::claims("g-1", "x@example.com", "X"), google::KID);
     assert_eq!(sign_in(&app, &token).await.status, 401);
 }
+
+#[tokio::test]
+async fn the_jwks_is_cached_per_cache_control_and_forged_kids_cause_no_fetch_storm() {
+    let app = TestApp::spawn().await;
+    for i in 0..3 {
+        let claims = google::claims(&format!("g-{i}"), &format!("u{i}@example.com"), "U");
+        assert_eq!(
+            sign_in(&app, &google::sign(&claims, google::KID))
+                .await
+                .status,
+            201
+        );
+    }
+    assert_eq!(
+        app.google.fetches(),
+        1,
+        "max-age=3600: one fetch serves every sign-in"
+    );
+    let claims = google::claims("g-x", "x@example.com", "X");
+    for _ in 0..5 {
+        let reply = sign_in(&app, &google::sign(&claims, "forged-kid")).await;
+        assert_eq!(reply.status, 401);
+    }
+    assert_eq!(
+        app.google.fetches(),
+        1,
+        "unknown kids refetch at most once a minute"
+    );
+}

@@ -1,7 +1,13 @@
 //! A stand-in for Google's JWKS endpoint on loopback, and ID tokens signed by its test key
 //! (`tests/it/fixtures/google_test_rsa.pem`, made with `openssl genrsa 2048` for these tests).
 
-use std::net::SocketAddr;
+use std::{
+    net::SocketAddr,
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering},
+    },
+};
 
 use jsonwebtoken::{
     Algorithm, EncodingKey, Header, encode,
@@ -15,6 +21,7 @@ const PEM: &[u8] = include_bytes!("../fixtures/google_test_rsa.pem");
 
 pub struct GoogleStandIn {
     pub addr: SocketAddr,
+    fetches: Arc<AtomicUsize>,
     _server: tokio::task::JoinHandle<()>,
 }
 
@@ -24,10 +31,13 @@ impl GoogleStandIn {
         let mut jwk = Jwk::from_encoding_key(&key, Algorithm::RS256).unwrap();
         jwk.common.key_id = Some(KID.into());
         let set = JwkSet { keys: vec![jwk] };
+        let fetches = Arc::new(AtomicUsize::new(0));
+        let counter = fetches.clone();
         let app = axum::Router::new().route(
             "/certs",
             axum::routing::get(move || {
                 let set = set.clone();
+                counter.fetch_add(1, Ordering::SeqCst);
                 async move { ([("cache-control", "public, max-age=3600")], axum::Json(set)) }
             }),
         );
@@ -38,8 +48,14 @@ impl GoogleStandIn {
         });
         Self {
             addr,
+            fetches,
             _server: server,
         }
+    }
+
+    /// How many times the JWKS was fetched.
+    pub fn fetches(&self) -> usize {
+        self.fetches.load(Ordering::SeqCst)
     }
 
     pub fn jwks_url(&self) -> String {

@@ -17,8 +17,8 @@ use tokio::sync::oneshot;
 pub struct TestApp {
     pub addr: SocketAddr,
     pub smtp: smtp::SmtpSink,
-    /// Kept alive for the app's JWKS fetches.
-    pub _google: google::GoogleStandIn,
+    /// The JWKS the app fetches Google's keys from.
+    pub google: google::GoogleStandIn,
     pub app: App,
     pub data_dir: tempfile::TempDir,
     pub database_url: String,
@@ -79,7 +79,7 @@ impl TestApp {
         Self {
             addr,
             smtp,
-            _google: google,
+            google,
             app,
             data_dir,
             database_url,
