@@ -33,11 +33,9 @@ pub enum Principal {
     Public,
     /// The admin private API key.
     Private,
-    /// Basic credentials, for Login (checked by Login itself).
-    Basic {
-        email: String,
-        password: String,
-    },
+    /// Basic credentials, for Login, which checks them itself (REST puts the email and
+    /// password into Login's input).
+    Basic,
     User {
         user: Box<UserRow>,
         via: Via,
@@ -109,7 +107,7 @@ fn allowed(principal: &Principal, accepts: Accepts) -> bool {
         Principal::Anonymous => return true,
         Principal::Public => Accepts::PUBLIC_KEY,
         Principal::Private => Accepts::PRIVATE_KEY,
-        Principal::Basic { .. } => Accepts::BASIC,
+        Principal::Basic => Accepts::BASIC,
         Principal::User {
             via: Via::Session(_),
             ..
@@ -125,7 +123,7 @@ async fn resolve(app: &App, credential: Credential) -> Result<Principal> {
     let config = app.config();
     let unauthorized = Error::Unauthorized { two_factor: false };
     let value = match credential {
-        Credential::Basic { email, password } => return Ok(Principal::Basic { email, password }),
+        Credential::Basic { .. } => return Ok(Principal::Basic),
         Credential::Bearer(value) | Credential::Raw(value) => value,
     };
     if value.starts_with(USER_TOKEN_PREFIX) {

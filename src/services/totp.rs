@@ -63,7 +63,14 @@ fn matching_step(app: &App, sealed: &str, account: &str, code: &str) -> Result<O
 
 /// Confirms the pending secret with a current code, turns 2FA on, and returns the recovery
 /// codes (shown once).
-pub async fn confirm(app: &App, user: &UserRow, code: &str) -> Result<Vec<String>> {
+/// Runs inside the caller's transaction, so what else the caller writes (the notice mail)
+/// commits or rolls back with it.
+pub async fn confirm(
+    app: &App,
+    tx: &mut sqlx::AnyConnection,
+    user: &UserRow,
+    code: &str,
+) -> Result<Vec<String>> {
     let pending = user
         .totp_pending_secret
         .as_deref()
@@ -75,12 +82,10 @@ pub async fn confirm(app: &App, user: &UserRow, code: &str) -> Result<Vec<String
         .iter()
         .map(|c| recovery_mac(app, &user.id, c))
         .collect();
-    let mut tx = app.store().begin().await?;
-    if !users::confirm_totp(&mut tx, &user.id, pending, step, now()).await? {
+    if !users::confirm_totp(&mut *tx, &user.id, pending, step, now()).await? {
         return Err(Error::Unauthorized { two_factor: false });
     }
-    codes::put_recovery_codes(&mut tx, &user.id, &macs, now()).await?;
-    tx.commit().await?;
+    codes::put_recovery_codes(tx, &user.id, &macs, now()).await?;
     Ok(recovery)
 }
 

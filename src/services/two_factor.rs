@@ -45,12 +45,11 @@ pub struct TwoFactorCode {
     pub code: String,
 }
 
-async fn notify(app: &App, user: &UserRow, enabled: bool) -> Result<()> {
-    let mut conn = app.store().conn().await?;
+/// Queues the "2FA enabled/disabled" notice in the transaction that made the change, so the
+/// change and its notice commit together.
+async fn notify(tx: &mut sqlx::AnyConnection, user: &UserRow, enabled: bool) -> Result<()> {
     let mail = templates::two_factor(&user.email, user.first_name.as_deref(), enabled);
-    outbox::enqueue(&mut conn, &mail.row(), now()).await?;
-    app.mailer().wake();
-    Ok(())
+    outbox::enqueue(tx, &mail.row(), now()).await
 }
 
 pub struct AuthEnable2fa;
@@ -79,9 +78,11 @@ impl Operation for AuthEnable2fa {
         if !otp::consume(app, &user.id, OtpType::TwoFactorAuth, input.code.trim()).await? {
             return Err(Error::Unauthorized { two_factor: true });
         }
-        let mut conn = app.store().conn().await?;
-        users::enable_2fa(&mut conn, &user.id, now()).await?;
-        notify(app, &user, true).await?;
+        let mut tx = app.store().begin().await?;
+        users::enable_2fa(&mut tx, &user.id, now()).await?;
+        notify(&mut tx, &user, true).await?;
+        tx.commit().await?;
+        app.mailer().wake();
         Ok(Done::new(Self::MESSAGE))
     }
 }
@@ -115,8 +116,9 @@ impl Operation for AuthDisable2fa {
         let mut tx = app.store().begin().await?;
         users::disable_2fa(&mut tx, &user.id, now()).await?;
         codes::delete_recovery_codes(&mut tx, &user.id).await?;
+        notify(&mut tx, &user, false).await?;
         tx.commit().await?;
-        notify(app, &user, false).await?;
+        app.mailer().wake();
         Ok(Done::new(Self::MESSAGE))
     }
 }
@@ -207,8 +209,11 @@ impl Operation for AuthTotpConfirm {
     async fn call(app: &App, ctx: &Ctx, input: TotpConfirm) -> Result<RecoveryCodes> {
         let user = ctx.target_user(app, input.user_id.as_deref()).await?;
         require_active(&user)?;
-        let recovery_codes = totp::confirm(app, &user, &input.code).await?;
-        notify(app, &user, true).await?;
+        let mut tx = app.store().begin().await?;
+        let recovery_codes = totp::confirm(app, &mut tx, &user, &input.code).await?;
+        notify(&mut tx, &user, true).await?;
+        tx.commit().await?;
+        app.mailer().wake();
         Ok(RecoveryCodes { recovery_codes })
     }
 }
