@@ -1,19 +1,15 @@
-//! The application: configuration, the store and (in later layers) the mail, billing and
-//! analysis services, in one cheaply cloned handle; and [`serve`], the testable HTTP entry point.
+//! The application handle: configuration, the store, the mailer, the rate limiter, the password
+//! hasher, the Google verifier and the clock (and room for billing and the analysis engine), in
+//! one cheaply cloned value. It imports no adapter and no domain module: `server` composes the
+//! routers and workers on top of it.
 
-use std::{future::Future, net::SocketAddr, sync::Arc};
+use std::sync::Arc;
 
-use anyhow::Context;
-use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    config::Settings,
-    mail::Mailer,
-    ratelimit::Limiter,
-    secrets,
-    services::{google::GoogleVerifier, passwords::Hasher},
-    store::Store,
+    clock::Clock, config::Settings, google::GoogleVerifier, hasher::Hasher, mail::Mailer,
+    ratelimit::Limiter, secrets, store::Store,
 };
 
 /// Settings resolved at start (secrets loaded or generated).
@@ -28,6 +24,8 @@ pub struct AppConfig {
     pub allowed_hosts: Vec<String>,
     /// Front-end base URL for links in mails.
     pub client_url: String,
+    /// Largest multipart body the REST API reads (all files together).
+    pub upload_limit: usize,
 }
 
 impl std::fmt::Debug for AppConfig {
@@ -51,6 +49,7 @@ struct Inner {
     limiter: Limiter,
     hasher: Hasher,
     google: GoogleVerifier,
+    clock: Clock,
     /// Cancelled when the server shuts down: long-lived streams (SSE) end with it.
     shutdown: CancellationToken,
 }
@@ -58,6 +57,11 @@ struct Inner {
 impl App {
     /// Connects to the database, applies migrations and resolves the secrets.
     pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
+        Self::build_with_clock(settings, Clock::system()).await
+    }
+
+    /// [`App::build`] with a given clock (tests pass one they can move).
+    pub async fn build_with_clock(settings: &Settings, clock: Clock) -> anyhow::Result<Self> {
         // One TLS provider for every rustls user (SMTP, Google JWKS, PostgreSQL); a no-op when
         // one is installed already.
         let _ = rustls::crypto::ring::default_provider().install_default();
@@ -84,24 +88,9 @@ impl App {
             limiter,
             hasher: Hasher::default(),
             google,
+            clock,
             shutdown: CancellationToken::new(),
         })))
-    }
-
-    /// Starts the background work: the mail outbox worker and the rate limiter's housekeeping.
-    /// Both stop with the shutdown token.
-    pub fn start_background(&self) {
-        tokio::spawn(crate::mail::worker::run(self.clone()));
-        let app = self.clone();
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(std::time::Duration::from_secs(60));
-            loop {
-                tokio::select! {
-                    () = app.shutdown_token().cancelled() => return,
-                    _ = tick.tick() => app.limiter().shrink(),
-                }
-            }
-        });
     }
 
     pub fn store(&self) -> &Store {
@@ -121,6 +110,13 @@ impl App {
     }
     pub fn google(&self) -> &GoogleVerifier {
         &self.0.google
+    }
+    pub fn clock(&self) -> &Clock {
+        &self.0.clock
+    }
+    /// Now, in Unix seconds, by the app's clock.
+    pub fn now(&self) -> i64 {
+        self.0.clock.now()
     }
     pub fn shutdown_token(&self) -> &CancellationToken {
         &self.0.shutdown
@@ -168,27 +164,6 @@ fn resolve_config(settings: &Settings) -> anyhow::Result<AppConfig> {
         allowed_origins: settings.allowed_origins.clone(),
         allowed_hosts,
         client_url: settings.client_url.trim_end_matches('/').to_string(),
+        upload_limit: settings.max_upload_bytes,
     })
-}
-
-/// Serves REST, MCP Streamable HTTP and legacy SSE on `listener` until `shutdown` resolves;
-/// then stops accepting, ends long-lived streams, and lets in-flight requests finish.
-pub async fn serve(
-    app: App,
-    listener: TcpListener,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<()> {
-    app.start_background();
-    let router = crate::rest::router(app.clone()).merge(crate::mcp::http::router(app.clone()));
-    let token = app.shutdown_token().clone();
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
-        shutdown.await;
-        token.cancel();
-    })
-    .await
-    .context("serving HTTP")
 }

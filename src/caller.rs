@@ -1,11 +1,9 @@
-//! Who is calling: the credential presented (REST `Authorization` header, MCP HTTP headers, or
-//! `CLARA_API_KEY` for stdio), an optional `User-Id`, the client address, and for MCP the
-//! connection the call arrived on. Adapters build it; the domain resolves it to an identity.
+//! Who is calling: the credential presented (REST `Authorization` header, MCP HTTP headers, the
+//! MCP connection's sign-in, or `CLARA_API_KEY` for stdio), an optional `User-Id` and the client
+//! address. Adapters build it; the domain resolves it to an [`crate::services::auth::Actor`].
+//! A leaf: depends on nothing in the crate.
 
-use std::{
-    net::IpAddr,
-    sync::{Arc, Mutex},
-};
+use std::net::IpAddr;
 
 /// A credential exactly as presented, not yet checked.
 #[derive(Clone, PartialEq, Eq)]
@@ -60,28 +58,6 @@ fn decode_basic(encoded: &str) -> Option<(String, String)> {
     Some((email.to_string(), password.to_string()))
 }
 
-/// The sign-in state of one MCP connection (a stdio process, or one HTTP/SSE session):
-/// `auth_login`, `auth_register` and `auth_google` store the user token here, so later tool
-/// calls on the same connection act as that user without passing the token around.
-#[derive(Debug, Clone, Default)]
-pub struct Binding(Arc<Mutex<Option<Credential>>>);
-
-impl Binding {
-    pub fn new(initial: Option<Credential>) -> Self {
-        Self(Arc::new(Mutex::new(initial)))
-    }
-
-    pub fn bind(&self, credential: Credential) {
-        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = Some(credential);
-    }
-    pub fn clear(&self) {
-        *self.0.lock().unwrap_or_else(|e| e.into_inner()) = None;
-    }
-    pub fn get(&self) -> Option<Credential> {
-        self.0.lock().unwrap_or_else(|e| e.into_inner()).clone()
-    }
-}
-
 /// Which surface a call came through (for logs and rate-limit keys).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Surface {
@@ -93,14 +69,13 @@ pub enum Surface {
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub surface: Surface,
-    /// The credential sent with this request, if any.
+    /// The credential this call acts with: the one sent with the request, else (MCP) the one
+    /// the connection was signed in with.
     pub credential: Option<Credential>,
     /// The `User-Id` header (MCP) or `CLARA_USER_ID` (stdio).
     pub user_id: Option<String>,
     /// The client's address, when known (HTTP); the rate-limit key without a credential.
     pub client_ip: Option<IpAddr>,
-    /// The MCP connection's sign-in state; `None` on REST.
-    pub binding: Option<Binding>,
 }
 
 impl Caller {
@@ -110,16 +85,7 @@ impl Caller {
             credential,
             user_id: None,
             client_ip,
-            binding: None,
         }
-    }
-
-    /// The credential this call acts with: the one sent with the request, else the one the
-    /// MCP connection was bound to by a sign-in.
-    pub fn effective_credential(&self) -> Option<Credential> {
-        self.credential
-            .clone()
-            .or_else(|| self.binding.as_ref().and_then(Binding::get))
     }
 }
 

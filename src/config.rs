@@ -101,8 +101,12 @@ pub struct Settings {
     pub google_client_id: Option<String>,
 
     /// Where Google's signing keys (JWKS) are fetched from.
-    #[arg(long, env = "CLARA_GOOGLE_JWKS_URL", default_value = crate::services::google::DEFAULT_JWKS_URL)]
+    #[arg(long, env = "CLARA_GOOGLE_JWKS_URL", default_value = crate::defaults::GOOGLE_JWKS_URL)]
     pub google_jwks_url: String,
+
+    /// Largest multipart upload the REST API reads, in bytes (all files of one request).
+    #[arg(long, env = "CLARA_MAX_UPLOAD_BYTES", default_value_t = crate::defaults::UPLOAD_LIMIT)]
+    pub max_upload_bytes: usize,
 
     /// stdio only: the API key or user token the MCP session acts as.
     #[arg(long, env = "CLARA_API_KEY", hide_env_values = true)]
@@ -141,6 +145,7 @@ impl std::fmt::Debug for Settings {
             .field("rate_limit", &self.rate_limit)
             .field("google_client_id", &self.google_client_id)
             .field("google_jwks_url", &self.google_jwks_url)
+            .field("max_upload_bytes", &self.max_upload_bytes)
             .field("api_key", &redact(&self.api_key))
             .field("user_id", &self.user_id)
             .finish()

@@ -1,5 +1,6 @@
-//! The one domain error. Each variant knows its documented Clara message, its HTTP status
-//! and a stable machine code; the REST adapter renders it as the envelope, the MCP adapter
+//! The one domain error: the documented business failures (adapter-only failures such as an
+//! unknown route live in the adapter). Each variant knows its documented Clara message, its
+//! HTTP status and a stable machine code; the REST adapter renders it as the envelope, the MCP adapter
 //! as an `isError` tool result. Internal errors are logged once and answered opaquely.
 
 use http::StatusCode;
@@ -16,9 +17,6 @@ pub enum Error {
     /// for logs and MCP callers; the documented message stays the same.
     #[error("One or more required parameters are either not given or have invalid schema.")]
     InvalidInput(String),
-    /// The request body is larger than the server accepts.
-    #[error("Request body is too large.")]
-    PayloadTooLarge,
     /// Bad, missing or expired credential or OTP. `two_factor` marks the 2FA login case.
     #[error("Authorization header or OTP is either missing, invalid or expired.")]
     Unauthorized { two_factor: bool },
@@ -37,10 +35,6 @@ pub enum Error {
     /// `{0} with the given identifier already exists.`
     #[error("{0} with the given identifier already exists.")]
     AlreadyExists(&'static str),
-    #[error("The requested route does not exist.")]
-    RouteNotFound,
-    #[error("The requested method is not allowed for this route.")]
-    MethodNotAllowed,
     #[error("You have exceeded the rate limit.")]
     RateLimited { retry_after_secs: u64 },
     /// A dependency (database, mail, Stripe) is not answering; details only in the log.
@@ -81,13 +75,11 @@ impl Error {
             Self::EmptyBody | Self::InvalidInput(_) | Self::AlreadyExists(_) => {
                 StatusCode::BAD_REQUEST
             }
-            Self::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Unauthorized { .. } | Self::MissingCredential { .. } | Self::Inactive => {
                 StatusCode::UNAUTHORIZED
             }
             Self::Forbidden | Self::InsufficientCredits => StatusCode::FORBIDDEN,
-            Self::NotFound(_) | Self::RouteNotFound => StatusCode::NOT_FOUND,
-            Self::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            Self::NotFound(_) => StatusCode::NOT_FOUND,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -98,15 +90,12 @@ impl Error {
         match self {
             Self::EmptyBody => "empty_body",
             Self::InvalidInput(_) => "invalid_input",
-            Self::PayloadTooLarge => "payload_too_large",
             Self::Unauthorized { .. } | Self::MissingCredential { .. } => "unauthorized",
             Self::Inactive => "inactive",
             Self::Forbidden => "forbidden",
             Self::InsufficientCredits => "insufficient_credits",
             Self::NotFound(_) => "not_found",
             Self::AlreadyExists(_) => "already_exists",
-            Self::RouteNotFound => "route_not_found",
-            Self::MethodNotAllowed => "method_not_allowed",
             Self::RateLimited { .. } => "rate_limited",
             Self::Unavailable(_) => "unavailable",
             Self::Internal(_) => "internal",

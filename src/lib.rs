@@ -1,29 +1,41 @@
 //! Clara server: one binary that is both a REST backend wire-compatible with the public
 //! Clara-Backend API and an MCP server exposing every Clara operation as a typed tool.
 //!
-//! A map of the crate:
-//! - [`config`]: the CLI and every setting (flag = env var).
-//! - [`app`]: the shared [`app::App`] handle and [`app::serve`], the testable HTTP entry point.
-//! - [`catalog`]: every operation defined once; REST, MCP, schemas and OpenAPI come from it.
-//! - [`services`]: the domain, one typed function per operation.
-//! - [`store`]: all SQL (sqlx `AnyPool` over SQLite or PostgreSQL) and the migrations.
-//! - [`rest`]: the axum adapter under `/api/v1`. [`mcp`]: the rmcp adapter (stdio, `/mcp`, `/sse`).
-//! - [`error`]: the one domain error and its documented messages. [`caller`]: who is calling.
-//! - [`openapi`], [`schemas`]: generated documents.
+//! A map of the crate, top to bottom. Each layer imports only the layers below it (a test,
+//! `tests/it/layers.rs`, reads the `use crate::…` lines and fails on a cycle or a climb):
+//! - [`server`]: composes the REST router, the MCP routers and the background workers.
+//! - [`rest`] (axum, `/api/v1`) and [`mcp`] (rmcp: stdio, `/mcp`, `/sse`): the two thin
+//!   adapters; each owns its state (MCP connection sign-in) and its own errors (unknown route,
+//!   wrong method, body too large). [`openapi`] and [`schemas`] are generated documents.
+//! - [`catalog`]: every operation's contract, one file per area, each `call` one line into
+//!   `services`. May import `http` types; never an adapter.
+//! - [`services`]: the domain, `(app, actor, typed input) -> Result<output>`. Imports no
+//!   adapter, no catalog, no `http`/`axum`/`rmcp`.
+//! - [`app`]: the handle (store, mailer, limiter, hasher, Google verifier, clock, config).
+//! - [`store`] (all SQL), [`mail`] (lettre, outbox worker), [`google`], [`hasher`],
+//!   [`ratelimit`]: infrastructure, below the domain.
+//! - Leaves: [`model`] (domain values: `User`, `Credits`, ids, emails), [`error`], [`caller`],
+//!   [`clock`], [`crypto`], [`config`], [`defaults`], [`secrets`], [`telemetry`].
 
 pub mod app;
 pub mod caller;
 pub mod catalog;
+pub mod clock;
 pub mod config;
 pub mod crypto;
+pub mod defaults;
 pub mod error;
+pub mod google;
+pub mod hasher;
 pub mod mail;
 pub mod mcp;
+pub mod model;
 pub mod openapi;
 pub mod ratelimit;
 pub mod rest;
 pub mod schemas;
 pub mod secrets;
+pub mod server;
 pub mod services;
 pub mod store;
 pub mod telemetry;

@@ -2,9 +2,9 @@
 
 use clap::Parser;
 use clara::{
-    app::{self, App},
+    app::App,
     config::{Cli, Command},
-    mcp, schemas, telemetry,
+    schemas, server, telemetry,
 };
 
 #[tokio::main]
@@ -16,16 +16,13 @@ async fn main() -> anyhow::Result<()> {
             let app = App::build(&settings).await?;
             let listener = tokio::net::TcpListener::bind(settings.bind).await?;
             tracing::info!(addr = %listener.local_addr()?, "clara listening: REST /api/v1, MCP /mcp and /sse");
-            app::serve(app.clone(), listener, shutdown_signal()).await?;
+            server::serve(app.clone(), listener, shutdown_signal()).await?;
             app.store().close().await;
         }
         Command::Stdio(settings) => {
             let app = App::build(&settings).await?;
-            app.start_background();
-            tokio::select! {
-                result = mcp::serve_stdio(app.clone(), settings.api_key, settings.user_id) => result?,
-                () = shutdown_signal() => {}
-            }
+            let (key, user) = (settings.api_key, settings.user_id);
+            server::stdio(app.clone(), key, user, shutdown_signal()).await?;
             app.store().close().await;
         }
         Command::Migrate(settings) => {

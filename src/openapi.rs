@@ -6,7 +6,7 @@ use serde_json::{Map, Value, json};
 
 use crate::{
     catalog::{self, Body, OpInfo},
-    rest::PREFIX,
+    defaults::API_PREFIX as PREFIX,
 };
 
 pub fn document() -> Value {

@@ -61,8 +61,8 @@ impl Limiter {
 
     /// 429 with the seconds to wait when the caller is over the limit.
     pub fn check(&self, caller: &Caller) -> Result<()> {
-        let key = match (caller.effective_credential(), caller.client_ip) {
-            (Some(credential), _) => crypto::mac(&self.key, "ratelimit", &describe(&credential)),
+        let key = match (&caller.credential, caller.client_ip) {
+            (Some(credential), _) => crypto::mac(&self.key, "ratelimit", &describe(credential)),
             (None, Some(ip)) => ip_key(ip),
             (None, None) => return Ok(()), // stdio before any sign-in: the local user's process
         };

@@ -3,7 +3,10 @@
 
 use std::time::Duration;
 
-use crate::{app::App, crypto::now, store::outbox};
+use tokio_util::sync::CancellationToken;
+
+use super::Mailer;
+use crate::{clock::Clock, store::Store, store::outbox};
 
 const BATCH: i64 = 20;
 /// How long a claimed mail is reserved for the worker delivering it (SMTP times out sooner).
@@ -12,11 +15,19 @@ const MAX_BACKOFF_SECS: i64 = 600;
 /// How often the worker looks at the queue when nobody wakes it.
 const IDLE_POLL: Duration = Duration::from_secs(5);
 
-/// Runs until the app shuts down.
-pub async fn run(app: App) {
-    let stop = app.shutdown_token().clone();
+/// What the worker needs: the queue, the transport, the time.
+#[derive(Debug, Clone)]
+pub struct Worker {
+    pub store: Store,
+    pub mailer: Mailer,
+    pub clock: Clock,
+}
+
+/// Runs until `stop` is cancelled.
+pub async fn run(worker: Worker, stop: CancellationToken) {
+    let app = &worker;
     loop {
-        let sleep_for = match deliver_due(&app).await {
+        let sleep_for = match deliver_due(app).await {
             Ok(delay) => delay,
             Err(err) => {
                 tracing::warn!(error = %err, "mail outbox unavailable");
@@ -25,41 +36,53 @@ pub async fn run(app: App) {
         };
         tokio::select! {
             () = stop.cancelled() => return,
-            () = app.mailer().notified() => {}
+            () = app.mailer.notified() => {}
             () = tokio::time::sleep(sleep_for) => {}
         }
     }
 }
 
 /// Sends what is due; returns how long to sleep before the next pending attempt.
-async fn deliver_due(app: &App) -> crate::error::Result<Duration> {
+async fn deliver_due(app: &Worker) -> crate::error::Result<Duration> {
     loop {
         let batch = {
-            let mut conn = app.store().conn().await?;
-            outbox::due(&mut conn, now(), BATCH).await?
+            let mut conn = app.store.conn().await?;
+            outbox::due(&mut conn, app.clock.now(), BATCH).await?
         };
         if batch.is_empty() {
             break;
         }
         for mail in &batch {
             {
-                let mut conn = app.store().conn().await?;
-                if !outbox::claim(&mut conn, &mail.id, now(), now() + LEASE_SECS).await? {
+                let mut conn = app.store.conn().await?;
+                if !outbox::claim(
+                    &mut conn,
+                    &mail.id,
+                    app.clock.now(),
+                    app.clock.now() + LEASE_SECS,
+                )
+                .await?
+                {
                     continue; // another process took it
                 }
             }
-            let result = app.mailer().deliver(mail).await;
-            let mut conn = app.store().conn().await?;
+            let result = app.mailer.deliver(mail).await;
+            let mut conn = app.store.conn().await?;
             match result {
                 Ok(()) => {
                     tracing::info!(mail = %mail.id, "mail delivered");
-                    outbox::mark_sent(&mut conn, &mail.id, now()).await?;
+                    outbox::mark_sent(&mut conn, &mail.id, app.clock.now()).await?;
                 }
                 Err(err) => {
                     let backoff = (1i64 << mail.attempts.min(20)).min(MAX_BACKOFF_SECS);
                     tracing::warn!(mail = %mail.id, attempt = mail.attempts + 1, retry_in_s = backoff, error = %format!("{err:#}"), "mail delivery failed");
-                    outbox::mark_failed(&mut conn, &mail.id, &format!("{err:#}"), now() + backoff)
-                        .await?;
+                    outbox::mark_failed(
+                        &mut conn,
+                        &mail.id,
+                        &format!("{err:#}"),
+                        app.clock.now() + backoff,
+                    )
+                    .await?;
                 }
             }
         }
@@ -67,11 +90,10 @@ async fn deliver_due(app: &App) -> crate::error::Result<Duration> {
             break;
         }
     }
-    let mut conn = app.store().conn().await?;
+    let mut conn = app.store.conn().await?;
     Ok(match outbox::next_due(&mut conn).await? {
-        Some(at) => {
-            Duration::from_secs((at - now()).clamp(0, 5) as u64).max(Duration::from_millis(200))
-        }
+        Some(at) => Duration::from_secs((at - app.clock.now()).clamp(0, 5) as u64)
+            .max(Duration::from_millis(200)),
         None => IDLE_POLL,
     })
 }

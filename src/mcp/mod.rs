@@ -9,7 +9,10 @@ mod guard;
 pub mod http;
 mod sse;
 
-use std::{net::SocketAddr, sync::Arc, sync::OnceLock};
+use std::{
+    net::SocketAddr,
+    sync::{Arc, Mutex, OnceLock},
+};
 
 use rmcp::{
     ErrorData as McpError, RoleServer, ServerHandler, ServiceExt,
@@ -24,8 +27,8 @@ use tracing::Instrument;
 
 use crate::{
     app::App,
-    caller::{Binding, Caller, Credential, Surface},
-    catalog::{self, OpInfo},
+    caller::{Caller, Credential, Surface},
+    catalog::{self, Effect, OpInfo},
 };
 
 const INSTRUCTIONS: &str = "Clara: fact-checking analyses that cost credits, and the account, \
@@ -33,6 +36,42 @@ API key, credit and Stripe operations around them. Tools that act for a user nee
 an API key or user token in the Authorization header (HTTP), CLARA_API_KEY (stdio), or a prior \
 auth_login / auth_register / auth_google on this connection. Tools with a user_id parameter act \
 on the caller when it is omitted.";
+
+/// The sign-in state of one MCP connection (a stdio process, or one HTTP/SSE session): a
+/// sign-in operation ([`Effect::SignIn`]) stores the user token here, so later tool calls on the
+/// same connection act as that user without passing the token around.
+#[derive(Debug, Clone, Default)]
+pub struct Binding(Arc<Mutex<Option<Credential>>>);
+
+impl Binding {
+    pub fn new(initial: Option<Credential>) -> Self {
+        Self(Arc::new(Mutex::new(initial)))
+    }
+    fn lock(&self) -> std::sync::MutexGuard<'_, Option<Credential>> {
+        self.0.lock().unwrap_or_else(|e| e.into_inner())
+    }
+    pub fn get(&self) -> Option<Credential> {
+        self.lock().clone()
+    }
+    /// Applies a successful call's effect on the connection.
+    fn apply(&self, effect: Effect, used: Option<&Credential>, data: &Value) {
+        match effect {
+            Effect::None => {}
+            Effect::SignIn => {
+                if let Some(token) = data.get("token").and_then(Value::as_str) {
+                    *self.lock() = Some(Credential::Bearer(token.to_string()));
+                }
+            }
+            // Only a connection signed in with the revoked token is signed out.
+            Effect::SignOut => {
+                let mut bound = self.lock();
+                if bound.as_ref() == used {
+                    *bound = None;
+                }
+            }
+        }
+    }
+}
 
 /// One MCP connection's handler: a stdio process, an SSE session, or a Streamable HTTP
 /// session (or a single stateless request).
@@ -70,7 +109,7 @@ impl ClaraMcp {
         self
     }
 
-    /// Who is calling: the HTTP request's own headers first, else the connection's sign-in.
+    /// Who is calling: the HTTP request's own credential first, else the connection's sign-in.
     fn caller(&self, context: &RequestContext<RoleServer>) -> Caller {
         let parts = context.extensions.get::<::http::request::Parts>();
         let header = |name: &str| {
@@ -81,7 +120,8 @@ impl ClaraMcp {
         };
         let credential = header("authorization")
             .as_deref()
-            .and_then(Credential::parse);
+            .and_then(Credential::parse)
+            .or_else(|| self.binding.get());
         let client_ip = parts
             .and_then(|p| p.extensions.get::<axum::extract::ConnectInfo<SocketAddr>>())
             .map(|info| info.0.ip())
@@ -91,13 +131,16 @@ impl ClaraMcp {
             credential,
             user_id: header("user-id").or_else(|| self.default_user_id.clone()),
             client_ip,
-            binding: Some(self.binding.clone()),
         }
     }
 
     async fn call_operation(&self, op: &OpInfo, args: Value, caller: Caller) -> CallToolResult {
-        match (op.invoke)(self.app.clone(), caller, Ok(args)).await {
+        let used = caller.credential.clone();
+        match (op.invoke)(self.app.clone(), caller, args).await {
             Ok(outcome) => {
+                if outcome.status.is_success() {
+                    self.binding.apply(op.effect, used.as_ref(), &outcome.data);
+                }
                 let mut result = CallToolResult::structured(outcome.data);
                 result.is_error = Some(!outcome.status.is_success());
                 result

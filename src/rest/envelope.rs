@@ -9,7 +9,7 @@ use http::{HeaderValue, StatusCode, header};
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::error::Error;
+use super::rejection::Rejection;
 
 /// Field order is the wire order: alphabetical.
 #[derive(Debug, Serialize)]
@@ -40,7 +40,7 @@ pub fn respond(status: StatusCode, message: &str, data: Value) -> Response {
         .into_response()
 }
 
-impl IntoResponse for Error {
+impl IntoResponse for Rejection {
     fn into_response(self) -> Response {
         self.log();
         let status = self.status();
@@ -54,11 +54,10 @@ impl IntoResponse for Error {
             }),
         )
             .into_response();
-        if let Error::RateLimited { retry_after_secs } = self {
-            response.headers_mut().insert(
-                header::RETRY_AFTER,
-                HeaderValue::from(retry_after_secs.max(1)),
-            );
+        if let Some(secs) = self.retry_after() {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
         }
         response
     }

@@ -1,8 +1,12 @@
-//! The REST adapter: `/api/v1` routes generated from the catalog, plus the documented error
-//! answers for unknown routes, wrong methods, bad bodies and panics; open CORS; request tracing.
+//! The REST adapter: `/api/v1` routes generated from the catalog, hand-written routes beside
+//! them ([`extra_routes`]: the OpenAPI document now, the Stripe webhook later), and the
+//! documented error answers for unknown routes, wrong methods, bad bodies and panics; open CORS;
+//! request tracing.
 
 mod envelope;
 mod handler;
+mod input;
+mod rejection;
 
 use std::{collections::BTreeMap, time::Duration};
 
@@ -11,7 +15,6 @@ use axum::{
     response::{IntoResponse, Response},
     routing::{MethodFilter, MethodRouter, get},
 };
-use http::Method;
 use tower_http::{
     catch_panic::CatchPanicLayer,
     cors::{Any, CorsLayer},
@@ -19,36 +22,38 @@ use tower_http::{
 };
 
 pub use envelope::respond;
+pub use rejection::Rejection;
 
-use crate::{app::App, catalog, error::Error};
+use crate::{
+    app::App,
+    catalog::{self, Verb},
+    defaults::API_PREFIX,
+    error::Error,
+};
 
-/// The REST prefix.
-pub const PREFIX: &str = "/api/v1";
-
-/// Largest JSON body the API reads (analysis uploads, which are multipart, have their own).
-pub const JSON_BODY_LIMIT: usize = 1024 * 1024;
-
-pub fn router(app: App) -> Router {
+/// The REST API: every catalog operation, plus `extra` (routes outside the catalog, mounted
+/// under the same prefix with the same error answers).
+pub fn router(app: App, extra: Router<App>) -> Router {
     let mut routes: BTreeMap<&'static str, MethodRouter<App>> = BTreeMap::new();
     for op in catalog::all() {
-        let method = method_filter(&op.method);
+        let method = method_filter(op.method);
         let route = routes.remove(op.path).unwrap_or_default();
         routes.insert(op.path, route.merge(handler::operation(op, method)));
     }
-    let mut api = Router::new().route("/openapi.json", get(openapi));
+    let mut api = extra;
     for (path, route) in routes {
         api = api.route(path, route);
     }
     let api = api
-        .fallback(|| async { Error::RouteNotFound })
-        .method_not_allowed_fallback(|| async { Error::MethodNotAllowed })
+        .fallback(|| async { Rejection::RouteNotFound })
+        .method_not_allowed_fallback(|| async { Rejection::MethodNotAllowed })
         .with_state(app);
 
     Router::new()
-        .nest(PREFIX, api)
-        .fallback(|| async { Error::RouteNotFound })
+        .nest(API_PREFIX, api)
+        .fallback(|| async { Rejection::RouteNotFound })
         .layer(CatchPanicLayer::custom(|_| {
-            Error::internal(anyhow::anyhow!("handler panicked")).into_response()
+            Rejection::from(Error::internal(anyhow::anyhow!("handler panicked"))).into_response()
         }))
         .layer(
             CorsLayer::new()
@@ -60,14 +65,18 @@ pub fn router(app: App) -> Router {
         .layer(TraceLayer::new_for_http())
 }
 
-fn method_filter(method: &Method) -> MethodFilter {
-    match *method {
-        Method::GET => MethodFilter::GET,
-        Method::POST => MethodFilter::POST,
-        Method::PATCH => MethodFilter::PATCH,
-        Method::PUT => MethodFilter::PUT,
-        Method::DELETE => MethodFilter::DELETE,
-        _ => unreachable!("the catalog uses GET, POST, PATCH, PUT and DELETE only"),
+/// Routes that are not catalog operations (they need the raw request, or are documents).
+pub fn extra_routes() -> Router<App> {
+    Router::new().route("/openapi.json", get(openapi))
+}
+
+fn method_filter(verb: Verb) -> MethodFilter {
+    match verb {
+        Verb::Get => MethodFilter::GET,
+        Verb::Post => MethodFilter::POST,
+        Verb::Patch => MethodFilter::PATCH,
+        Verb::Put => MethodFilter::PUT,
+        Verb::Delete => MethodFilter::DELETE,
     }
 }
 

@@ -1,20 +1,58 @@
-//! Who may call what: resolves the caller's credential to a [`Principal`] (checked once per call
-//! by the catalog runner), and the ownership and "active" rules of the reference.
-//! Tokens are opaque; the database keeps only their MAC, so a check is one indexed lookup.
+//! Who may call what: which credentials an operation accepts ([`Accepts`]), the caller's
+//! credential resolved to an [`Actor`] (once per call, by the catalog runner), and the ownership
+//! and "active" rules of the reference. Tokens are opaque; the database keeps only their MAC, so
+//! a check is one indexed lookup.
 
 use crate::{
     app::App,
     caller::{Caller, Credential, Surface},
-    catalog::Accepts,
-    crypto::{self, ct_eq, now},
+    crypto::{self, ct_eq},
     error::{Error, Result},
-    store::{credentials, users, users::UserRow},
+    model::User,
+    store::{credentials, users},
 };
 
 pub const USER_TOKEN_PREFIX: &str = "clara_user_";
 pub const API_KEY_PREFIX: &str = "clara_api_";
 /// Sessions expire after 7 days.
 pub const SESSION_TTL_SECS: i64 = 7 * 24 * 3600;
+
+/// Which credentials an operation accepts (the reference's auth table), as a bit set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Accepts(u8);
+
+impl Accepts {
+    pub const NONE: Self = Self(0);
+    pub const BASIC: Self = Self(1);
+    pub const USER_TOKEN: Self = Self(2);
+    pub const API_KEY: Self = Self(4);
+    pub const PUBLIC_KEY: Self = Self(8);
+    pub const PRIVATE_KEY: Self = Self(16);
+
+    pub const fn or(self, other: Self) -> Self {
+        Self(self.0 | other.0)
+    }
+    pub const fn contains(self, other: Self) -> bool {
+        self.0 & other.0 == other.0 && other.0 != 0
+    }
+    pub const fn is_public(self) -> bool {
+        self.0 == 0
+    }
+    /// Human names of the accepted modes, for docs and the OpenAPI `security` list.
+    pub fn names(self) -> Vec<&'static str> {
+        [
+            (Self::BASIC, "basic"),
+            (Self::USER_TOKEN, "user_token"),
+            (Self::API_KEY, "api_key_token"),
+            (Self::PUBLIC_KEY, "public_api_key"),
+            (Self::PRIVATE_KEY, "private_api_key"),
+        ]
+        .into_iter()
+        .filter(|(mode, _)| self.contains(*mode))
+        .map(|(_, name)| name)
+        .collect()
+    }
+}
 
 /// How a user proved who they are.
 #[derive(Debug, Clone)]
@@ -24,9 +62,10 @@ pub enum Via {
     ApiKey,
 }
 
-/// The resolved caller.
+/// Who is acting, resolved: what every domain function is given. A webhook or a background
+/// worker acts as [`Actor::System`].
 #[derive(Debug, Clone)]
-pub enum Principal {
+pub enum Actor {
     /// No credential needed (Health, Google sign-in) or pre-login calls over MCP.
     Anonymous,
     /// The public API key.
@@ -36,17 +75,12 @@ pub enum Principal {
     /// Basic credentials, for Login, which checks them itself (REST puts the email and
     /// password into Login's input).
     Basic,
+    /// The server itself (webhooks, workers, admin commands): may address any user.
+    System,
     User {
-        user: Box<UserRow>,
+        user: Box<User>,
         via: Via,
     },
-}
-
-/// The call context every operation receives.
-#[derive(Debug, Clone)]
-pub struct Ctx {
-    pub caller: Caller,
-    pub principal: Principal,
 }
 
 pub fn token_mac(app: &App, token: &str) -> String {
@@ -56,20 +90,20 @@ pub fn token_mac(app: &App, token: &str) -> String {
 /// Resolves the caller against what the operation accepts: 401 for a missing or invalid
 /// credential, 403 for a valid one of a kind the operation does not take. Over MCP the
 /// pre-login operations (those taking the public key or Basic) need no credential at all.
-pub async fn authenticate(app: &App, caller: &Caller, accepts: Accepts) -> Result<Principal> {
+pub async fn authenticate(app: &App, caller: &Caller, accepts: Accepts) -> Result<Actor> {
     if accepts.is_public() {
-        return Ok(Principal::Anonymous);
+        return Ok(Actor::Anonymous);
     }
     let pre_login = accepts.contains(Accepts::PUBLIC_KEY) || accepts.contains(Accepts::BASIC);
-    let resolved = match caller.effective_credential() {
+    let resolved = match &caller.credential {
         None => Err(Error::MissingCredential {
             needs: needs(accepts),
         }),
         Some(credential) => resolve(app, credential).await,
     };
-    let principal = match resolved {
-        Ok(principal) if allowed(&principal, accepts) => principal,
-        _ if caller.surface == Surface::Mcp && pre_login => return Ok(Principal::Public),
+    let actor = match resolved {
+        Ok(actor) if allowed(&actor, accepts) => actor,
+        _ if caller.surface == Surface::Mcp && pre_login => return Ok(Actor::Public),
         // Login takes Basic credentials only; anything else is a bad credential for it.
         Ok(_) if accepts == Accepts::BASIC => {
             return Err(Error::Unauthorized { two_factor: false });
@@ -77,13 +111,13 @@ pub async fn authenticate(app: &App, caller: &Caller, accepts: Accepts) -> Resul
         Ok(_) => return Err(Error::Forbidden),
         Err(err) => return Err(err),
     };
-    if let (Some(wanted), Principal::User { user, .. }) = (&caller.user_id, &principal)
+    if let (Some(wanted), Actor::User { user, .. }) = (&caller.user_id, &actor)
         && !wanted.is_empty()
-        && *wanted != user.id
+        && user.id != *wanted.as_str()
     {
         return Err(Error::Forbidden);
     }
-    Ok(principal)
+    Ok(actor)
 }
 
 /// "a user token or an API key token", for error details.
@@ -102,91 +136,94 @@ fn needs(accepts: Accepts) -> String {
     names.join(" or ")
 }
 
-fn allowed(principal: &Principal, accepts: Accepts) -> bool {
-    let mode = match principal {
-        Principal::Anonymous => return true,
-        Principal::Public => Accepts::PUBLIC_KEY,
-        Principal::Private => Accepts::PRIVATE_KEY,
-        Principal::Basic => Accepts::BASIC,
-        Principal::User {
+fn allowed(actor: &Actor, accepts: Accepts) -> bool {
+    let mode = match actor {
+        Actor::Anonymous | Actor::System => return true,
+        Actor::Public => Accepts::PUBLIC_KEY,
+        Actor::Private => Accepts::PRIVATE_KEY,
+        Actor::Basic => Accepts::BASIC,
+        Actor::User {
             via: Via::Session(_),
             ..
         } => Accepts::USER_TOKEN,
-        Principal::User {
+        Actor::User {
             via: Via::ApiKey, ..
         } => Accepts::API_KEY,
     };
     accepts.contains(mode)
 }
 
-async fn resolve(app: &App, credential: Credential) -> Result<Principal> {
+async fn resolve(app: &App, credential: &Credential) -> Result<Actor> {
     let config = app.config();
     let unauthorized = Error::Unauthorized { two_factor: false };
     let value = match credential {
-        Credential::Basic { .. } => return Ok(Principal::Basic),
+        Credential::Basic { .. } => return Ok(Actor::Basic),
         Credential::Bearer(value) | Credential::Raw(value) => value,
     };
     if value.starts_with(USER_TOKEN_PREFIX) {
         let mut conn = app.store().conn().await?;
-        let found = credentials::session_user(&mut conn, &token_mac(app, &value), now()).await?;
+        let found = credentials::session_user(&mut conn, &token_mac(app, value), app.now()).await?;
         let (session, user) = found.ok_or(unauthorized)?;
-        return Ok(Principal::User {
+        return Ok(Actor::User {
             user: Box::new(user),
             via: Via::Session(session),
         });
     }
     if value.starts_with(API_KEY_PREFIX) {
         let mut conn = app.store().conn().await?;
-        let user = credentials::api_key_user(&mut conn, &token_mac(app, &value)).await?;
+        let user = credentials::api_key_user(&mut conn, &token_mac(app, value)).await?;
         let user = user.ok_or(unauthorized)?;
-        return Ok(Principal::User {
+        return Ok(Actor::User {
             user: Box::new(user),
             via: Via::ApiKey,
         });
     }
-    if ct_eq(&value, &config.public_api_key) {
-        return Ok(Principal::Public);
+    if ct_eq(value, &config.public_api_key) {
+        return Ok(Actor::Public);
     }
     if let Some(private) = &config.private_api_key
-        && ct_eq(&value, private)
+        && ct_eq(value, private)
     {
-        return Ok(Principal::Private);
+        return Ok(Actor::Private);
     }
     Err(unauthorized)
 }
 
-impl Ctx {
+impl Actor {
+    /// May address any user by id or email.
+    fn is_admin(&self) -> bool {
+        matches!(self, Self::Private | Self::System)
+    }
+
     /// The user a `{user_id}` path addresses: the caller's own (also when `user_id` is absent),
-    /// any user for the private key (404 when unknown), else 403.
-    pub async fn target_user(&self, app: &App, user_id: Option<&str>) -> Result<UserRow> {
-        match (&self.principal, user_id) {
-            (Principal::User { user, .. }, None) => Ok((**user).clone()),
-            (Principal::User { user, .. }, Some(id)) if id == user.id => Ok((**user).clone()),
-            (Principal::Private, Some(id)) => {
+    /// any user for the private key or the system (404 when unknown), else 403.
+    pub async fn target_user(&self, app: &App, user_id: Option<&str>) -> Result<User> {
+        match (self, user_id) {
+            (Self::User { user, .. }, None) => Ok((**user).clone()),
+            (Self::User { user, .. }, Some(id)) if user.id == *id => Ok((**user).clone()),
+            (admin, Some(id)) if admin.is_admin() => {
                 let mut conn = app.store().conn().await?;
                 users::by_id(&mut conn, id)
                     .await?
                     .ok_or(Error::NotFound("User"))
             }
-            (Principal::Private, None) => {
+            (admin, None) if admin.is_admin() => {
                 Err(Error::invalid("user_id is required with the private key"))
             }
-            (Principal::User { .. }, Some(_)) => Err(Error::Forbidden),
+            (Self::User { .. }, Some(_)) => Err(Error::Forbidden),
             _ => Err(Error::Unauthorized { two_factor: false }),
         }
     }
 
     /// The user a `{user_email}` path addresses: a user token must own it; the public and
     /// private keys may address any email (404 when unknown).
-    pub async fn target_email(&self, app: &App, email: &str) -> Result<UserRow> {
-        match &self.principal {
-            Principal::User { user, .. } if user.email.to_lowercase() == email.to_lowercase() => {
-                Ok((**user).clone())
-            }
-            Principal::User { .. } => Err(Error::Forbidden),
+    pub async fn target_email(&self, app: &App, email: &str) -> Result<User> {
+        match self {
+            Self::User { user, .. } if user.email.matches(email) => Ok((**user).clone()),
+            Self::User { .. } => Err(Error::Forbidden),
             _ => {
                 let mut conn = app.store().conn().await?;
-                users::by_email(&mut conn, email)
+                users::by_email(&mut conn, email.trim())
                     .await?
                     .ok_or(Error::NotFound("User"))
             }
@@ -195,8 +232,8 @@ impl Ctx {
 
     /// The session of the presented user token, if that is how the caller signed in.
     pub fn session_id(&self) -> Option<&str> {
-        match &self.principal {
-            Principal::User {
+        match self {
+            Self::User {
                 via: Via::Session(id),
                 ..
             } => Some(id),
@@ -206,9 +243,8 @@ impl Ctx {
 }
 
 /// The reference's "active" rule: activated, and both names set.
-pub fn require_active(user: &UserRow) -> Result<()> {
-    let named = |n: &Option<String>| n.as_deref().is_some_and(|s| !s.trim().is_empty());
-    if user.is_active == 1 && named(&user.first_name) && named(&user.last_name) {
+pub fn require_active(user: &User) -> Result<()> {
+    if user.is_usable() {
         Ok(())
     } else {
         Err(Error::Inactive)
@@ -222,7 +258,7 @@ pub async fn start_session(
     user_id: &str,
 ) -> Result<String> {
     let token = crypto::random_token(USER_TOKEN_PREFIX);
-    let at = now();
+    let at = app.now();
     let id = crypto::new_id("session");
     credentials::create_session(
         conn,
@@ -234,11 +270,4 @@ pub async fn start_session(
     )
     .await?;
     Ok(token)
-}
-
-/// After the transaction that created the session commits: bind the MCP connection.
-pub fn bind_connection(caller: &Caller, token: &str) {
-    if let Some(binding) = &caller.binding {
-        binding.bind(Credential::Bearer(token.to_string()));
-    }
 }

@@ -1,16 +1,18 @@
 //! Emailed one-time codes: 6 CSPRNG digits, valid 10 minutes, one live code per (user, type),
 //! a new one replaces the old (at most one a minute), 5 wrong attempts kill it, stored as a
-//! MAC, used with one atomic DELETE.
+//! MAC, used with one atomic DELETE. Send OTP mails one.
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use sqlx::AnyConnection;
 
+use super::auth::Actor;
 use crate::{
     app::App,
-    crypto::{self, now},
+    crypto,
     error::{Error, Result},
-    store::codes,
+    mail::templates,
+    store::{codes, outbox},
 };
 
 pub const TTL_SECS: i64 = 10 * 60;
@@ -55,7 +57,7 @@ pub async fn issue(
     otp_type: OtpType,
 ) -> Result<String> {
     let code = crypto::random_digits(6);
-    let at = now();
+    let at = app.now();
     let written = codes::put_otp(
         conn,
         &crypto::new_id("otp"),
@@ -85,10 +87,37 @@ pub async fn consume(app: &App, user_id: &str, otp_type: OtpType, code: &str) ->
     let well_formed = code.len() == 6 && code.bytes().all(|b| b.is_ascii_digit());
     if well_formed {
         let mac = code_mac(app, user_id, otp_type, code);
-        if codes::consume_otp(&mut conn, user_id, otp_type.as_str(), &mac, now()).await? {
+        if codes::consume_otp(&mut conn, user_id, otp_type.as_str(), &mac, app.now()).await? {
             return Ok(true);
         }
     }
     codes::fail_otp(&mut conn, user_id, otp_type.as_str()).await?;
     Ok(false)
+}
+
+/// Which code to mail, to whom.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SendOtp {
+    /// The account's email.
+    pub user_email: String,
+    /// `ACTIVATION`, `TWO_FACTOR_AUTH` or `CHANGE_PASSWORD`.
+    pub otp_type: OtpType,
+}
+
+/// Issues a code and queues its mail in one transaction (429 inside the cooldown).
+pub async fn send(app: &App, actor: &Actor, input: SendOtp) -> Result<()> {
+    let user = actor.target_email(app, &input.user_email).await?;
+    let mut tx = app.store().begin().await?;
+    let code = issue(app, &mut tx, user.id.as_str(), input.otp_type).await?;
+    let mail = templates::otp(
+        user.email.as_str(),
+        user.first_name.as_deref(),
+        input.otp_type.as_str(),
+        &code,
+    );
+    outbox::enqueue(&mut tx, &mail.row(), app.now()).await?;
+    tx.commit().await?;
+    app.mailer().wake();
+    Ok(())
 }

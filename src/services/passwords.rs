@@ -1,159 +1,54 @@
-//! Password hashing: argon2id with the crate's defaults (19 MiB, t=2, p=1), always on the
-//! blocking pool and never more than a few at once, so a login storm cannot starve the runtime
-//! (Health stays responsive) or the memory.
+//! Change Password, authorised by an emailed `CHANGE_PASSWORD` code: every other session and
+//! every pending code is revoked, and a notice is mailed, in one transaction.
 
-use std::sync::{
-    Arc, OnceLock,
-    atomic::{AtomicU64, AtomicUsize, Ordering},
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::{
+    auth::Actor,
+    otp::{self, OtpType},
+};
+use crate::{
+    app::App,
+    error::{Error, Result},
+    mail::templates,
+    model::check_password,
+    store::{codes, credentials, outbox, users},
 };
 
-use argon2::{
-    Argon2,
-    password_hash::{PasswordHasher, PasswordVerifier, phc::PasswordHash},
-};
-use tokio::sync::Semaphore;
-
-use crate::error::{Error, Result};
-
-pub const MIN_LEN: usize = 8;
-pub const MAX_LEN: usize = 1024;
-
-/// Bounds concurrent hashes (each holds 19 MiB and a core for ~25 ms).
-#[derive(Debug, Clone)]
-pub struct Hasher {
-    permits: Arc<Semaphore>,
-    stats: Arc<Stats>,
+/// A new password, authorised by an emailed `CHANGE_PASSWORD` code.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangePassword {
+    /// The account's email.
+    pub user_email: String,
+    /// The new password, 8 to 1024 characters.
+    pub password: String,
+    /// The `CHANGE_PASSWORD` code from auth_send_otp.
+    pub code: String,
 }
 
-/// Counters that let tests (and operators) see the hashing work being done.
-#[derive(Debug, Default)]
-pub struct Stats {
-    /// Password verifications run, including the dummy ones for unknown emails.
-    pub verifications: AtomicU64,
-    running: AtomicUsize,
-    /// The most hashes that ever ran at once.
-    pub max_running: AtomicUsize,
-}
-
-impl Default for Hasher {
-    fn default() -> Self {
-        Self {
-            permits: Arc::new(Semaphore::new(Self::limit())),
-            stats: Arc::default(),
-        }
+pub async fn change(app: &App, actor: &Actor, input: ChangePassword) -> Result<()> {
+    let user = actor.target_email(app, &input.user_email).await?;
+    let user_id = user.id.as_str();
+    check_password(&input.password)?;
+    if !otp::consume(app, user_id, OtpType::ChangePassword, input.code.trim()).await? {
+        return Err(Error::Unauthorized { two_factor: false });
     }
-}
-
-/// 8 to 1024 characters.
-pub fn validate(password: &str) -> Result<()> {
-    let len = password.chars().count();
-    if (MIN_LEN..=MAX_LEN).contains(&len) {
-        Ok(())
-    } else {
-        Err(Error::invalid(format!(
-            "the password must be {MIN_LEN} to {MAX_LEN} characters"
-        )))
-    }
-}
-
-impl Hasher {
-    /// How many hashes may run at once: the number of cores (at least 2).
-    pub fn limit() -> usize {
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(2)
-            .max(2)
-    }
-
-    pub fn stats(&self) -> &Stats {
-        &self.stats
-    }
-
-    async fn blocking<T: Send + 'static>(
-        &self,
-        work: impl FnOnce() -> T + Send + 'static,
-    ) -> Result<T> {
-        let _permit = self.permits.acquire().await.map_err(Error::internal)?;
-        let stats = self.stats.clone();
-        tokio::task::spawn_blocking(move || {
-            let now = stats.running.fetch_add(1, Ordering::SeqCst) + 1;
-            stats.max_running.fetch_max(now, Ordering::SeqCst);
-            let out = work();
-            stats.running.fetch_sub(1, Ordering::SeqCst);
-            out
-        })
-        .await
-        .map_err(Error::internal)
-    }
-
-    pub async fn hash(&self, password: &str) -> Result<String> {
-        let password = password.to_string();
-        self.blocking(move || {
-            Argon2::default()
-                .hash_password(password.as_bytes())
-                .map(|hash| hash.to_string())
-                .map_err(|e| Error::internal(anyhow::anyhow!("argon2: {e}")))
-        })
-        .await?
-    }
-
-    /// Checks `password` against `hash`; with no hash (unknown user) it checks against a fixed
-    /// dummy hash, so an unknown email costs the same time as a wrong password.
-    pub async fn verify(&self, password: &str, hash: Option<&str>) -> Result<bool> {
-        self.stats.verifications.fetch_add(1, Ordering::Relaxed);
-        let known = hash.is_some();
-        let hash = hash
-            .map(str::to_string)
-            .unwrap_or_else(|| dummy_hash().to_string());
-        let password = password.to_string();
-        let matches = self
-            .blocking(move || {
-                let parsed = PasswordHash::new(&hash).ok()?;
-                Some(
-                    Argon2::default()
-                        .verify_password(password.as_bytes(), &parsed)
-                        .is_ok(),
-                )
-            })
-            .await?;
-        Ok(known && matches.unwrap_or(false))
-    }
-}
-
-/// A valid argon2id hash of a random password, with the default parameters.
-fn dummy_hash() -> &'static str {
-    static DUMMY: OnceLock<String> = OnceLock::new();
-    DUMMY.get_or_init(|| {
-        let random = crate::crypto::random_token("");
-        Argon2::default()
-            .hash_password(random.as_bytes())
-            .map(|h| h.to_string())
-            .expect("argon2 hashes with its defaults")
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[tokio::test]
-    async fn hashes_verify_and_unknown_users_never_match() {
-        let hasher = Hasher::default();
-        let hash = hasher.hash("correct horse").await.unwrap();
-        assert!(
-            hash.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"),
-            "{hash}"
-        );
-        assert!(hasher.verify("correct horse", Some(&hash)).await.unwrap());
-        assert!(!hasher.verify("wrong horse", Some(&hash)).await.unwrap());
-        assert!(!hasher.verify("correct horse", None).await.unwrap());
-    }
-
-    #[test]
-    fn passwords_are_8_to_1024_characters() {
-        assert!(validate("1234567").is_err());
-        assert!(validate("12345678").is_ok());
-        assert!(validate(&"x".repeat(1024)).is_ok());
-        assert!(validate(&"x".repeat(1025)).is_err());
-    }
+    let hash = app.hasher().hash(&input.password).await?;
+    // A user changing their own password keeps the session they did it with.
+    let keep = match actor {
+        Actor::User { user: caller, .. } if caller.id == user.id => actor.session_id(),
+        _ => None,
+    };
+    let at = app.now();
+    let mut tx = app.store().begin().await?;
+    users::set_password(&mut tx, user_id, &hash, at).await?;
+    credentials::delete_other_sessions(&mut tx, user_id, keep).await?;
+    codes::delete_otps(&mut tx, user_id).await?;
+    let mail = templates::password_changed(user.email.as_str(), user.first_name.as_deref());
+    outbox::enqueue(&mut tx, &mail.row(), at).await?;
+    tx.commit().await?;
+    app.mailer().wake();
+    Ok(())
 }

@@ -6,9 +6,10 @@ use totp_rs::{Algorithm, Builder, Secret, Totp};
 
 use crate::{
     app::App,
-    crypto::{self, now},
+    crypto,
     error::{Error, Result},
-    store::{codes, users, users::UserRow},
+    model::User,
+    store::{codes, users},
 };
 
 pub const RECOVERY_CODES: usize = 10;
@@ -34,15 +35,15 @@ pub struct Enrollment {
     pub qr_png_base64: String,
 }
 
-pub async fn enroll(app: &App, user: &UserRow) -> Result<Enrollment> {
+pub async fn enroll(app: &App, user: &User) -> Result<Enrollment> {
     let secret = Secret::generate();
-    let totp = totp(secret.as_bytes().to_vec(), &user.email)?;
+    let totp = totp(secret.as_bytes().to_vec(), user.email.as_str())?;
     let uri = totp
         .to_url()
         .map_err(|e| Error::internal(anyhow::anyhow!("otpauth url: {e:?}")))?;
     let sealed = crypto::seal(&app.config().secret_key, secret.as_bytes());
     let mut conn = app.store().conn().await?;
-    users::set_totp_pending(&mut conn, &user.id, &sealed, now()).await?;
+    users::set_totp_pending(&mut conn, user.id.as_str(), &sealed, app.now()).await?;
     Ok(Enrollment {
         secret_base32: secret.to_base32(),
         qr_png_base64: base64::engine::general_purpose::STANDARD.encode(qr_png(&uri)?),
@@ -57,7 +58,7 @@ fn matching_step(app: &App, sealed: &str, account: &str, code: &str) -> Result<O
     };
     let totp = totp(secret, account)?;
     Ok(totp
-        .check(code.trim(), now() as u64)
+        .check(code.trim(), app.now() as u64)
         .map(|step| step as i64))
 }
 
@@ -68,43 +69,48 @@ fn matching_step(app: &App, sealed: &str, account: &str, code: &str) -> Result<O
 pub async fn confirm(
     app: &App,
     tx: &mut sqlx::AnyConnection,
-    user: &UserRow,
+    user: &User,
     code: &str,
 ) -> Result<Vec<String>> {
     let pending = user
         .totp_pending_secret
         .as_deref()
         .ok_or_else(|| Error::invalid("no authenticator enrollment is pending; enroll first"))?;
-    let step = matching_step(app, pending, &user.email, code)?
+    let step = matching_step(app, pending, user.email.as_str(), code)?
         .ok_or(Error::Unauthorized { two_factor: false })?;
     let recovery: Vec<String> = (0..RECOVERY_CODES).map(|_| recovery_code()).collect();
     let macs: Vec<String> = recovery
         .iter()
-        .map(|c| recovery_mac(app, &user.id, c))
+        .map(|c| recovery_mac(app, user.id.as_str(), c))
         .collect();
-    if !users::confirm_totp(&mut *tx, &user.id, pending, step, now()).await? {
+    if !users::confirm_totp(&mut *tx, user.id.as_str(), pending, step, app.now()).await? {
         return Err(Error::Unauthorized { two_factor: false });
     }
-    codes::put_recovery_codes(tx, &user.id, &macs, now()).await?;
+    codes::put_recovery_codes(tx, user.id.as_str(), &macs, app.now()).await?;
     Ok(recovery)
 }
 
 /// True once per step for a right code of the user's confirmed authenticator.
-pub async fn check(app: &App, user: &UserRow, code: &str) -> Result<bool> {
+pub async fn check(app: &App, user: &User, code: &str) -> Result<bool> {
     let Some(sealed) = user.totp_secret.as_deref() else {
         return Ok(false);
     };
-    let Some(step) = matching_step(app, sealed, &user.email, code)? else {
+    let Some(step) = matching_step(app, sealed, user.email.as_str(), code)? else {
         return Ok(false);
     };
     let mut conn = app.store().conn().await?;
-    users::accept_totp_step(&mut conn, &user.id, step).await
+    users::accept_totp_step(&mut conn, user.id.as_str(), step).await
 }
 
 /// True once for each of the user's recovery codes.
-pub async fn use_recovery_code(app: &App, user: &UserRow, code: &str) -> Result<bool> {
+pub async fn use_recovery_code(app: &App, user: &User, code: &str) -> Result<bool> {
     let mut conn = app.store().conn().await?;
-    codes::consume_recovery_code(&mut conn, &user.id, &recovery_mac(app, &user.id, code)).await
+    codes::consume_recovery_code(
+        &mut conn,
+        user.id.as_str(),
+        &recovery_mac(app, user.id.as_str(), code),
+    )
+    .await
 }
 
 fn recovery_mac(app: &App, user_id: &str, code: &str) -> String {

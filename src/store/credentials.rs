@@ -4,7 +4,7 @@
 use sqlx::{AnyConnection, FromRow};
 
 use super::users::UserRow;
-use crate::error::Result;
+use crate::{error::Result, model::User};
 
 const USER_COLUMNS: &str = "u.id, u.first_name, u.last_name, u.email, u.password_hash, u.credits, \
     u.is_2fa_enabled, u.is_dark_mode, u.is_active, u.google_user_id, u.totp_secret, \
@@ -37,7 +37,7 @@ pub async fn session_user(
     conn: &mut AnyConnection,
     token_mac: &str,
     now: i64,
-) -> Result<Option<(String, UserRow)>> {
+) -> Result<Option<(String, User)>> {
     #[derive(FromRow)]
     struct Row {
         session_id: String,
@@ -53,7 +53,7 @@ pub async fn session_user(
         .bind(now)
         .fetch_optional(conn)
         .await?;
-    Ok(row.map(|r| (r.session_id, r.user)))
+    Ok(row.map(|r| (r.session_id, r.user.into())))
 }
 
 pub async fn delete_session(conn: &mut AnyConnection, session_id: &str) -> Result<()> {
@@ -124,12 +124,13 @@ pub async fn put_api_key(conn: &mut AnyConnection, key: &ApiKeyRow, replace: boo
 }
 
 /// The user an API key token belongs to.
-pub async fn api_key_user(conn: &mut AnyConnection, token_mac: &str) -> Result<Option<UserRow>> {
+pub async fn api_key_user(conn: &mut AnyConnection, token_mac: &str) -> Result<Option<User>> {
     let sql = format!(
         "SELECT {USER_COLUMNS} FROM api_keys k JOIN users u ON u.id = k.user_id WHERE k.token_mac = $1"
     );
-    Ok(sqlx::query_as::<_, UserRow>(sqlx::AssertSqlSafe(sql))
+    let row = sqlx::query_as::<_, UserRow>(sqlx::AssertSqlSafe(sql))
         .bind(token_mac.to_string())
         .fetch_optional(conn)
-        .await?)
+        .await?;
+    Ok(row.map(User::from))
 }

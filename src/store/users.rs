@@ -1,13 +1,16 @@
-//! The `users` table.
+//! The `users` table. Rows become [`User`] values here; nothing above the store sees a row.
 
 use sqlx::{AnyConnection, FromRow};
 
 use super::{changed, unique_or};
-use crate::error::{Error, Result};
+use crate::{
+    error::{Error, Result},
+    model::{Credits, Email, User, UserId},
+};
 
 /// A user row. Flags are 0/1 (the Any driver has no portable boolean).
 #[derive(Debug, Clone, FromRow)]
-pub struct UserRow {
+pub(super) struct UserRow {
     pub id: String,
     pub first_name: Option<String>,
     pub last_name: Option<String>,
@@ -25,48 +28,71 @@ pub struct UserRow {
     pub updated_at: i64,
 }
 
+impl From<UserRow> for User {
+    fn from(row: UserRow) -> Self {
+        Self {
+            id: UserId::new(row.id),
+            first_name: row.first_name,
+            last_name: row.last_name,
+            email: Email::trusted(row.email),
+            password_hash: row.password_hash,
+            credits: Credits::from_hundredths(row.credits),
+            two_factor: row.is_2fa_enabled == 1,
+            dark_mode: row.is_dark_mode == 1,
+            active: row.is_active == 1,
+            google_user_id: row.google_user_id,
+            totp_secret: row.totp_secret,
+            totp_pending_secret: row.totp_pending_secret,
+            totp_last_step: row.totp_last_step,
+            created_at: row.created_at,
+            updated_at: row.updated_at,
+        }
+    }
+}
+
 const COLUMNS: &str = "id, first_name, last_name, email, password_hash, credits, is_2fa_enabled, \
     is_dark_mode, is_active, google_user_id, totp_secret, totp_pending_secret, totp_last_step, \
     created_at, updated_at";
 
-async fn one_by(conn: &mut AnyConnection, column: &str, value: &str) -> Result<Option<UserRow>> {
+async fn one_by(conn: &mut AnyConnection, column: &str, value: &str) -> Result<Option<User>> {
     let sql = format!("SELECT {COLUMNS} FROM users WHERE {column} = $1");
-    Ok(sqlx::query_as::<_, UserRow>(sqlx::AssertSqlSafe(sql))
+    let row = sqlx::query_as::<_, UserRow>(sqlx::AssertSqlSafe(sql))
         .bind(value.to_string())
         .fetch_optional(conn)
-        .await?)
+        .await?;
+    Ok(row.map(User::from))
 }
 
-pub async fn by_id(conn: &mut AnyConnection, id: &str) -> Result<Option<UserRow>> {
+pub async fn by_id(conn: &mut AnyConnection, id: &str) -> Result<Option<User>> {
     one_by(conn, "id", id).await
 }
 
 /// Case-insensitive.
-pub async fn by_email(conn: &mut AnyConnection, email: &str) -> Result<Option<UserRow>> {
+pub async fn by_email(conn: &mut AnyConnection, email: &str) -> Result<Option<User>> {
     one_by(conn, "email_lower", &email.to_lowercase()).await
 }
 
-pub async fn by_google_id(conn: &mut AnyConnection, sub: &str) -> Result<Option<UserRow>> {
+pub async fn by_google_id(conn: &mut AnyConnection, sub: &str) -> Result<Option<User>> {
     one_by(conn, "google_user_id", sub).await
 }
 
 /// Inserts a new user; an existing email is "User with the given identifier already exists."
-pub async fn insert(conn: &mut AnyConnection, user: &UserRow) -> Result<()> {
+pub async fn insert(conn: &mut AnyConnection, user: &User) -> Result<()> {
     sqlx::query(
         "INSERT INTO users (id, first_name, last_name, email, email_lower, password_hash, credits, \
          is_2fa_enabled, is_dark_mode, is_active, google_user_id, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
     )
-    .bind(user.id.clone())
+    .bind(user.id.to_string())
     .bind(user.first_name.clone())
     .bind(user.last_name.clone())
-    .bind(user.email.clone())
-    .bind(user.email.to_lowercase())
+    .bind(user.email.to_string())
+    .bind(user.email.as_str().to_lowercase())
     .bind(user.password_hash.clone())
-    .bind(user.credits)
-    .bind(user.is_2fa_enabled)
-    .bind(user.is_dark_mode)
-    .bind(user.is_active)
+    .bind(user.credits.hundredths())
+    .bind(i64::from(user.two_factor))
+    .bind(i64::from(user.dark_mode))
+    .bind(i64::from(user.active))
     .bind(user.google_user_id.clone())
     .bind(user.created_at)
     .bind(user.updated_at)
@@ -77,15 +103,15 @@ pub async fn insert(conn: &mut AnyConnection, user: &UserRow) -> Result<()> {
 }
 
 /// Writes the user-editable profile fields.
-pub async fn update_profile(conn: &mut AnyConnection, user: &UserRow, now: i64) -> Result<()> {
+pub async fn update_profile(conn: &mut AnyConnection, user: &User, now: i64) -> Result<()> {
     sqlx::query(
         "UPDATE users SET first_name = $2, last_name = $3, is_dark_mode = $4, updated_at = $5 \
          WHERE id = $1",
     )
-    .bind(user.id.clone())
+    .bind(user.id.to_string())
     .bind(user.first_name.clone())
     .bind(user.last_name.clone())
-    .bind(user.is_dark_mode)
+    .bind(i64::from(user.dark_mode))
     .bind(now)
     .execute(conn)
     .await?;

@@ -64,7 +64,7 @@ async fn queued_mail_survives_a_restart() {
         crate::support::settings(app.data_dir.path().to_path_buf(), &app.database_url);
     settings.smtp_url = Some(format!("smtp://{}", app.smtp.addr));
     let second = clara::app::App::build(&settings).await.unwrap();
-    second.start_background();
+    clara::server::start_background(&second);
     let mail = app.mail("ann@example.com").await;
     assert!(mail.subject().contains("Welcome"));
     second.shutdown_token().cancel();

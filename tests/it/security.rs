@@ -432,7 +432,7 @@ async fn health_answers_during_a_login_storm_and_hashing_stays_bounded() {
     );
     let max = app.app.hasher().stats().max_running.load(Ordering::SeqCst);
     assert!(
-        max <= clara::services::passwords::Hasher::limit(),
+        max <= clara::hasher::Hasher::limit(),
         "{max} hashes ran at once"
     );
 }

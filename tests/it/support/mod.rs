@@ -73,7 +73,7 @@ impl TestApp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = oneshot::channel::<()>();
-        let server = tokio::spawn(clara::app::serve(app.clone(), listener, async move {
+        let server = tokio::spawn(clara::server::serve(app.clone(), listener, async move {
             let _ = rx.await;
         }));
         Self {
@@ -198,6 +198,7 @@ pub fn settings(data_dir: PathBuf, database_url: &str) -> Settings {
         rate_limit: "100000/s".parse().unwrap(),
         google_client_id: None,
         google_jwks_url: String::new(),
+        max_upload_bytes: clara::defaults::UPLOAD_LIMIT,
         api_key: None,
         user_id: None,
     }

@@ -10,7 +10,6 @@ use tokio::sync::Mutex;
 
 use crate::error::{Error, Result};
 
-pub const DEFAULT_JWKS_URL: &str = "https://www.googleapis.com/oauth2/v3/certs";
 const ISSUERS: [&str; 2] = ["https://accounts.google.com", "accounts.google.com"];
 /// Used when the JWKS answer has no usable max-age.
 const DEFAULT_CACHE: Duration = Duration::from_secs(300);

@@ -1,0 +1,371 @@
+//! The catalog: every Clara operation's contract (names, route, credentials, hints, messages,
+//! effect, typed input and output) defined once, as an [`Operation`] impl whose `call` delegates
+//! to one domain function, and listed in [`all`]. The REST router, the MCP tool list,
+//! `schemas/`, the OpenAPI document, the README table check and the parity tests are all
+//! generated from this list. One file per area: [`auth`], [`users`], [`api_keys`], [`misc`].
+//! Imports the domain (`services`) and `http` types; never an adapter (`rest`, `mcp`).
+
+pub mod api_keys;
+pub mod auth;
+pub mod misc;
+pub mod users;
+
+use std::{future::Future, ops::Deref, pin::Pin, sync::OnceLock};
+
+use http::{Method, StatusCode};
+use schemars::{JsonSchema, generate::SchemaSettings};
+use serde::{Serialize, de::DeserializeOwned};
+use serde_json::{Map, Value};
+
+pub use crate::services::auth::Accepts;
+use crate::{
+    app::App,
+    caller::Caller,
+    error::{Error, Result},
+    services::auth::{Actor, authenticate},
+};
+
+/// The four MCP tool annotation hints, always set explicitly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hints {
+    pub read_only: bool,
+    pub destructive: bool,
+    pub idempotent: bool,
+    pub open_world: bool,
+}
+
+impl Hints {
+    /// Reads only: not destructive, idempotent, closed world.
+    pub const READ_ONLY: Self = Self {
+        read_only: true,
+        destructive: false,
+        idempotent: true,
+        open_world: false,
+    };
+    /// Writes, additively, closed world: the "—" row of the contract's table.
+    pub const WRITE: Self = Self {
+        read_only: false,
+        destructive: false,
+        idempotent: false,
+        open_world: false,
+    };
+    /// A write that may delete or overwrite.
+    pub const DESTRUCTIVE: Self = Self {
+        destructive: true,
+        ..Self::WRITE
+    };
+
+    pub const fn idempotent(self) -> Self {
+        Self {
+            idempotent: true,
+            ..self
+        }
+    }
+    pub const fn open_world(self) -> Self {
+        Self {
+            open_world: true,
+            ..self
+        }
+    }
+}
+
+/// What a REST request carries as its body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Body {
+    /// No body is read.
+    None,
+    /// A JSON object is required ("Request body is empty." without one).
+    Json,
+    /// A JSON object may be sent.
+    OptionalJson,
+    /// `multipart/form-data` (REST), streamed within the upload limit: text fields become
+    /// input fields, file parts become `attachments: [{name, content_base64}]`, the shape MCP
+    /// callers send.
+    Multipart,
+}
+
+/// What a successful call does to the MCP connection it came on (adapters act on it; the
+/// domain never sees a connection).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effect {
+    None,
+    /// The output carries a user `token`: the connection acts as that user from now on.
+    SignIn,
+    /// The presented token was revoked: a connection signed in with it is signed out.
+    SignOut,
+}
+
+/// An HTTP method the catalog uses (a `Copy` value, so contracts can be constants).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verb {
+    Get,
+    Post,
+    Put,
+    Patch,
+    Delete,
+}
+
+impl Verb {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Get => "GET",
+            Self::Post => "POST",
+            Self::Put => "PUT",
+            Self::Patch => "PATCH",
+            Self::Delete => "DELETE",
+        }
+    }
+    pub fn method(self) -> Method {
+        match self {
+            Self::Get => Method::GET,
+            Self::Post => Method::POST,
+            Self::Put => Method::PUT,
+            Self::Patch => Method::PATCH,
+            Self::Delete => Method::DELETE,
+        }
+    }
+}
+
+impl std::fmt::Display for Verb {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An operation's contract, as one constant. Start from [`Contract::get`], [`Contract::post`]…
+/// and set what differs from their defaults.
+#[derive(Debug, Clone)]
+pub struct Contract {
+    /// MCP tool name and schema file stem (`^[a-z0-9_]+$`).
+    pub name: &'static str,
+    /// Short human title (MCP `title`).
+    pub title: &'static str,
+    /// What the operation does, for the model and the OpenAPI document.
+    pub description: &'static str,
+    pub method: Verb,
+    /// REST path under `/api/v1`, axum syntax (`/users/{user_id}`).
+    pub path: &'static str,
+    pub accepts: Accepts,
+    pub hints: Hints,
+    pub body: Body,
+    /// HTTP status of success.
+    pub status: StatusCode,
+    /// The documented success message.
+    pub message: &'static str,
+    /// The REST envelope's `data` is `null` on success (MCP still returns the output object).
+    pub rest_data_null: bool,
+    pub effect: Effect,
+}
+
+impl Contract {
+    pub const fn get(path: &'static str) -> Self {
+        Self::route(Verb::Get, path)
+    }
+    pub const fn post(path: &'static str) -> Self {
+        Self::route(Verb::Post, path)
+    }
+    pub const fn put(path: &'static str) -> Self {
+        Self::route(Verb::Put, path)
+    }
+    pub const fn patch(path: &'static str) -> Self {
+        Self::route(Verb::Patch, path)
+    }
+    pub const fn delete(path: &'static str) -> Self {
+        Self::route(Verb::Delete, path)
+    }
+
+    /// A route with the defaults: public, a closed-world write, no body, 200, no effect.
+    const fn route(method: Verb, path: &'static str) -> Self {
+        Self {
+            name: "",
+            title: "",
+            description: "",
+            method,
+            path,
+            accepts: Accepts::NONE,
+            hints: Hints::WRITE,
+            body: Body::None,
+            status: StatusCode::OK,
+            message: "",
+            rest_data_null: false,
+            effect: Effect::None,
+        }
+    }
+}
+
+/// One Clara operation: its contract and the one domain function that implements it.
+pub trait Operation: Send + Sync + 'static {
+    const CONTRACT: Contract;
+
+    type In: DeserializeOwned + Serialize + JsonSchema + Send + 'static;
+    type Out: Serialize + DeserializeOwned + JsonSchema + Send + 'static;
+
+    /// Runs the operation for a resolved actor: one line delegating to `services`.
+    fn call(
+        app: &App,
+        actor: &Actor,
+        input: Self::In,
+    ) -> impl Future<Output = Result<Self::Out>> + Send;
+
+    /// REST status and message for a given output; operations whose success can be degraded
+    /// (Health) or worded two ways (Google sign-in) override it.
+    fn outcome(_out: &Self::Out) -> (StatusCode, &'static str) {
+        (Self::CONTRACT.status, Self::CONTRACT.message)
+    }
+}
+
+/// What a call produced, ready for either adapter.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub data: Value,
+    pub status: StatusCode,
+    pub message: &'static str,
+}
+
+pub type BoxFuture<T> = Pin<Box<dyn Future<Output = T> + Send>>;
+
+/// The type-erased form of an [`Operation`], what the adapters iterate over. Derefs to its
+/// [`Contract`].
+pub struct OpInfo {
+    pub contract: Contract,
+    pub input_schema: Map<String, Value>,
+    pub output_schema: Map<String, Value>,
+    /// Checks the rate limit and the credential, deserialises the arguments into the typed
+    /// input and runs the operation.
+    pub invoke: fn(App, Caller, Value) -> BoxFuture<Result<Outcome>>,
+    /// Only the rate limit and the credential: what an adapter checks before reporting its own
+    /// failure to read the arguments (credentials are checked first, as the original does).
+    pub authorize: fn(App, Caller) -> BoxFuture<Result<()>>,
+}
+
+impl Deref for OpInfo {
+    type Target = Contract;
+    fn deref(&self) -> &Contract {
+        &self.contract
+    }
+}
+
+impl std::fmt::Debug for OpInfo {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpInfo")
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
+}
+
+fn entry<O: Operation>() -> OpInfo {
+    OpInfo {
+        contract: O::CONTRACT,
+        input_schema: schema::<O::In>(SchemaSettings::draft2020_12().for_deserialize(), true),
+        output_schema: schema::<O::Out>(SchemaSettings::draft2020_12().for_serialize(), false),
+        invoke: |app, caller, args| Box::pin(invoke::<O>(app, caller, args)),
+        authorize: |app, caller| {
+            Box::pin(async move {
+                authorize(&app, &caller, O::CONTRACT.accepts)
+                    .await
+                    .map(drop)
+            })
+        },
+    }
+}
+
+/// Rate limit, then credential.
+async fn authorize(app: &App, caller: &Caller, accepts: Accepts) -> Result<Actor> {
+    app.limiter().check(caller)?;
+    authenticate(app, caller, accepts).await
+}
+
+/// The one place every call goes through, whichever adapter it came from: rate limit,
+/// credentials, input, the operation.
+async fn invoke<O: Operation>(app: App, caller: Caller, args: Value) -> Result<Outcome> {
+    let actor = authorize(&app, &caller, O::CONTRACT.accepts).await?;
+    let input: O::In = serde_json::from_value(args).map_err(Error::invalid)?;
+    let out = O::call(&app, &actor, input).await?;
+    let (status, message) = O::outcome(&out);
+    let data = serde_json::to_value(&out).map_err(Error::internal)?;
+    Ok(Outcome {
+        data,
+        status,
+        message,
+    })
+}
+
+/// A JSON Schema (2020-12) for `T`, without the top-level title that names the Rust type, and
+/// with nullable types spelled portably (see [`portable`]).
+fn schema<T: JsonSchema>(settings: SchemaSettings, input: bool) -> Map<String, Value> {
+    let root = settings.into_generator().into_root_schema_for::<T>();
+    let mut value = serde_json::to_value(root).unwrap_or_default();
+    portable(&mut value, input);
+    match value {
+        Value::Object(mut object) => {
+            object.remove("title");
+            object
+        }
+        _ => unreachable!("schemars renders a root schema as a JSON object"),
+    }
+}
+
+/// `"type": ["string", "null"]` is legal but trips single-type tool dialects (Gemini's OpenAPI
+/// subset, for one). An optional input is simply left out, so inputs drop the `null`; outputs
+/// that can really be null say so with `anyOf`.
+fn portable(value: &mut Value, input: bool) {
+    match value {
+        Value::Object(object) => {
+            let nullable = match object.get("type") {
+                Some(Value::Array(types))
+                    if types.len() == 2 && types.contains(&Value::from("null")) =>
+                {
+                    types.iter().find(|t| *t != "null").cloned()
+                }
+                _ => None,
+            };
+            if let Some(kind) = nullable {
+                if input {
+                    object.insert("type".into(), kind);
+                } else {
+                    object.remove("type");
+                    object.insert(
+                        "anyOf".into(),
+                        serde_json::json!([{ "type": kind }, { "type": "null" }]),
+                    );
+                }
+            }
+            for child in object.values_mut() {
+                portable(child, input);
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|item| portable(item, input)),
+        _ => {}
+    }
+}
+
+/// Every operation, in the order of the contract's table.
+pub fn all() -> &'static [OpInfo] {
+    static ALL: OnceLock<Vec<OpInfo>> = OnceLock::new();
+    ALL.get_or_init(|| {
+        vec![
+            entry::<auth::Register>(),
+            entry::<auth::Google>(),
+            entry::<auth::Login>(),
+            entry::<auth::Logout>(),
+            entry::<auth::ChangePassword>(),
+            entry::<auth::SendOtp>(),
+            entry::<auth::Activate>(),
+            entry::<auth::Enable2fa>(),
+            entry::<auth::Disable2fa>(),
+            entry::<auth::TotpEnroll>(),
+            entry::<auth::TotpConfirm>(),
+            entry::<users::View>(),
+            entry::<users::Update>(),
+            entry::<api_keys::View>(),
+            entry::<api_keys::Reset>(),
+            entry::<misc::Health>(),
+            entry::<misc::Version>(),
+        ]
+    })
+}
+
+/// The operation with this tool name.
+pub fn find(name: &str) -> Option<&'static OpInfo> {
+    all().iter().find(|op| op.name == name)
+}

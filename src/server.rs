@@ -1,0 +1,75 @@
+//! Composition: the REST router, the MCP routers and the background workers, wired over one
+//! [`App`]. The top of the crate: it imports the adapters; nothing imports it.
+
+use std::{future::Future, net::SocketAddr, time::Duration};
+
+use anyhow::Context;
+use axum::Router;
+use tokio::net::TcpListener;
+
+use crate::{app::App, mail, mcp, rest};
+
+/// Every HTTP route: REST under `/api/v1` (catalog routes plus the hand-written ones), MCP
+/// Streamable HTTP at `/mcp`, legacy SSE at `/sse` + `/messages`.
+pub fn router(app: &App) -> Router {
+    rest::router(app.clone(), rest::extra_routes()).merge(mcp::http::router(app.clone()))
+}
+
+/// Starts the background work: the mail outbox worker and the rate limiter's housekeeping.
+/// Both stop with the app's shutdown token.
+pub fn start_background(app: &App) {
+    let worker = mail::worker::Worker {
+        store: app.store().clone(),
+        mailer: app.mailer().clone(),
+        clock: app.clock().clone(),
+    };
+    tokio::spawn(mail::worker::run(worker, app.shutdown_token().clone()));
+    let app = app.clone();
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(Duration::from_secs(60));
+        loop {
+            tokio::select! {
+                () = app.shutdown_token().cancelled() => return,
+                _ = tick.tick() => app.limiter().shrink(),
+            }
+        }
+    });
+}
+
+/// Serves every route on `listener` until `shutdown` resolves; then stops accepting, ends
+/// long-lived streams, and lets in-flight requests finish. The testable entry point.
+pub async fn serve(
+    app: App,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    start_background(&app);
+    let token = app.shutdown_token().clone();
+    axum::serve(
+        listener,
+        router(&app).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        shutdown.await;
+        token.cancel();
+    })
+    .await
+    .context("serving HTTP")
+}
+
+/// `clara stdio`: MCP over stdin/stdout, with the background workers, until stdin closes or
+/// `shutdown` resolves.
+pub async fn stdio(
+    app: App,
+    api_key: Option<String>,
+    user_id: Option<String>,
+    shutdown: impl Future<Output = ()>,
+) -> anyhow::Result<()> {
+    start_background(&app);
+    let result = tokio::select! {
+        result = mcp::serve_stdio(app.clone(), api_key, user_id) => result,
+        () = shutdown => Ok(()),
+    };
+    app.shutdown_token().cancel();
+    result
+}
