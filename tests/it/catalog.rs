@@ -1,5 +1,5 @@
 //! Checks on the catalog and what is generated from it: tool names, titles and hints, the
-//! committed `schemas/`, the migrations of both backends, the README table, the layering.
+//! committed `schemas/`, the migrations of both backends, the README table.
 
 use std::path::Path;
 
@@ -130,35 +130,6 @@ fn the_readme_operation_table_matches_the_catalog() {
             );
         }
     }
-}
-
-#[test]
-fn the_domain_does_not_depend_on_the_adapters_or_sql() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    for (dir, forbidden) in [
-        ("services", &["axum::", "rmcp::", "sqlx::query"][..]),
-        ("store", &["axum::", "rmcp::"][..]),
-    ] {
-        for entry in walk(&root.join(dir)) {
-            let text = std::fs::read_to_string(&entry).unwrap();
-            for word in forbidden {
-                assert!(!text.contains(word), "{} uses {word}", entry.display());
-            }
-        }
-    }
-}
-
-fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap().flatten() {
-        let path = entry.path();
-        if path.is_dir() {
-            out.extend(walk(&path));
-        } else if path.extension().is_some_and(|e| e == "rs") {
-            out.push(path);
-        }
-    }
-    out
 }
 
 #[test]

@@ -8,6 +8,7 @@ mod bad_input;
 mod catalog;
 mod cli;
 mod google;
+mod layers;
 mod mail;
 mod misc;
 mod parity;
