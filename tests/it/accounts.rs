@@ -299,7 +299,7 @@ async fn register_refuses_a_taken_email_short_passwords_and_bad_bodies() {
         (400, "Request body is empty.")
     );
     let reply = app
-        .rest(
+        .send(
             app.http
                 .post(app.api("/auth/register"))
                 .header("authorization", app.public_key())

@@ -18,7 +18,7 @@ async fn unknown_routes_are_404_in_the_envelope() {
         "/nope",
         "/api/v2/health",
     ] {
-        let reply = app.rest(app.http.get(app.url(path))).await;
+        let reply = app.send(app.http.get(app.url(path))).await;
         assert_eq!(reply.status, 404, "{path}");
         assert_eq!(
             reply.body,
@@ -36,7 +36,7 @@ async fn wrong_methods_are_405_in_the_envelope() {
         reqwest::Method::PATCH,
     ] {
         let reply = app
-            .rest(app.http.request(method.clone(), app.api("/version")))
+            .send(app.http.request(method.clone(), app.api("/version")))
             .await;
         assert_eq!(reply.status, 405, "{method}");
         assert_eq!(
@@ -282,7 +282,7 @@ async fn rest_bodies_that_are_not_json_change_nothing() {
         ),
     ] {
         let reply = app
-            .rest(
+            .send(
                 app.http
                     .post(app.api("/auth/register"))
                     .header("authorization", app.public_key())

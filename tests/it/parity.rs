@@ -1,102 +1,192 @@
-//! Every catalog operation answers the same data over REST and over each MCP transport.
+//! Every catalog operation answers alike over REST and over each MCP transport. Driven from
+//! `catalog::all()`: each operation has one sample (its arguments, after whatever setup it needs),
+//! so an operation added without a sample fails here.
 
+use std::{future::Future, pin::Pin};
+
+use clara::catalog::{self, Accepts, OpInfo};
 use serde_json::{Value, json};
 
-use crate::support::{TestApp, mcp};
+use crate::support::{
+    TestApp,
+    flows::{TestUser, totp_now},
+    google,
+    mcp::{self, Transport},
+    typed::{call_raw, decode_mcp, decode_rest},
+};
 
-/// How each operation is compared across surfaces. Every catalog operation must have a row.
-/// `Same`: a read whose data must be identical over REST and every MCP transport.
-/// `Flow`: a write, exercised over REST in `accounts.rs` and over every MCP transport in
-/// `accounts_mcp.rs`, whose MCP output is checked here to have the REST data's shape.
-fn cases() -> Vec<(&'static str, Kind)> {
-    use Kind::*;
-    vec![
-        ("misc_health", Same("/health")),
-        ("misc_version", Same("/version")),
-        ("user_view", Same("/users/{id}")),
-        ("api_key_view", Same("/users/{id}/api_key")),
-        ("auth_register", Flow),
-        ("auth_google", Flow),
-        ("auth_login", Flow),
-        ("auth_logout", Flow),
-        ("auth_change_password", Flow),
-        ("auth_send_otp", Flow),
-        ("auth_activate", Flow),
-        ("auth_enable_2fa", Flow),
-        ("auth_disable_2fa", Flow),
-        ("auth_totp_enroll", Flow),
-        ("auth_totp_confirm", Flow),
-        ("user_update", Flow),
-        ("api_key_reset", Flow),
-    ]
-}
+type Sample<'a> = Pin<Box<dyn Future<Output = Value> + 'a>>;
 
-enum Kind {
-    Same(&'static str),
-    Flow,
-}
-
-#[test]
-fn every_catalog_operation_has_a_parity_case() {
-    let covered: Vec<_> = cases().into_iter().map(|(name, _)| name).collect();
-    for op in clara::catalog::all() {
-        assert!(covered.contains(&op.name), "{} has no parity case", op.name);
-    }
-}
-
-#[tokio::test]
-async fn rest_and_every_mcp_transport_answer_the_same_data() {
-    let app = TestApp::spawn().await;
-    let user = app.user("parity@example.com").await;
-    for transport in mcp::ALL {
-        let client = app
-            .mcp_with(transport, &[("authorization", &user.bearer())])
-            .await;
-        for (name, kind) in cases() {
-            let Kind::Same(path) = kind else { continue };
-            let path = path.replace("{id}", &user.id);
-            let rest = app.call("GET", &path, Some(&user.bearer()), None).await;
-            assert_eq!(rest.status, 200, "{name}: {:?}", rest.body);
-            let result = mcp::call(&client, name, json!({})).await;
-            assert_eq!(mcp::ok(&result), rest.data(), "{name} over {transport:?}");
-            // The text block carries the same JSON, for clients without structured output.
-            let text = result.content[0]
-                .as_text()
-                .expect("text content")
-                .text
-                .clone();
-            assert_eq!(&serde_json::from_str::<Value>(&text).unwrap(), rest.data());
+/// The arguments each operation is called with, for an active user who owns a live session.
+/// Setup (a mailed code, an authenticator enrollment) runs over REST before the call.
+fn sample<'a>(name: &str, app: &'a TestApp, user: &'a TestUser) -> Option<Sample<'a>> {
+    let (id, email) = (user.id.clone(), user.email.clone());
+    let bearer = user.bearer();
+    Some(match name {
+        "auth_register" => Box::pin(async move {
+            json!({"first_name": "grace", "last_name": "hopper", "email": format!("new-{email}"),
+                   "password": "long enough"})
+        }),
+        "auth_google" => Box::pin(async move {
+            let claims = google::claims(&format!("g-{id}"), &format!("g-{email}"), "grace");
+            json!({"id_token": google::sign(&claims, google::KID)})
+        }),
+        "auth_login" => Box::pin(async move {
+            json!({"email": email, "password": user.password})
+        }),
+        "auth_logout" => Box::pin(async { json!({}) }),
+        "auth_change_password" => Box::pin(async move {
+            let code = app.otp(&email, "CHANGE_PASSWORD").await;
+            json!({"user_email": email, "password": "a new password", "code": code})
+        }),
+        "auth_send_otp" => Box::pin(async move {
+            json!({"user_email": email, "otp_type": "TWO_FACTOR_AUTH"})
+        }),
+        "auth_activate" => Box::pin(async move {
+            let code = app.otp(&email, "ACTIVATION").await;
+            json!({"user_email": email, "code": code})
+        }),
+        "auth_enable_2fa" => Box::pin(async move {
+            let code = app.otp(&email, "TWO_FACTOR_AUTH").await;
+            json!({"user_id": id, "code": code})
+        }),
+        "auth_disable_2fa" => Box::pin(async move {
+            let recovery = enroll_authenticator(app, &id, &bearer).await;
+            json!({"user_id": id, "code": recovery})
+        }),
+        "auth_totp_enroll" => Box::pin(async move { json!({"user_id": id}) }),
+        "auth_totp_confirm" => Box::pin(async move {
+            let path = format!("/users/{id}/2fa/totp");
+            let enroll = app.call("POST", &path, Some(&bearer), None).await;
+            let secret = enroll.data()["secret"].as_str().unwrap().to_string();
+            json!({"user_id": id, "code": totp_now(&secret)})
+        }),
+        "user_view" | "api_key_view" | "api_key_reset" => {
+            Box::pin(async move { json!({"user_id": id}) })
         }
-        client.cancel().await.unwrap();
+        "user_update" => Box::pin(async move { json!({"user_id": id, "first_name": "grace"}) }),
+        "misc_health" | "misc_version" => Box::pin(async { json!({}) }),
+        _ => return None,
+    })
+}
+
+/// Turns the authenticator app on for the user and returns one of its recovery codes.
+async fn enroll_authenticator(app: &TestApp, id: &str, bearer: &str) -> String {
+    let path = format!("/users/{id}/2fa/totp");
+    let enroll = app.call("POST", &path, Some(bearer), None).await;
+    let secret = enroll.data()["secret"].as_str().unwrap();
+    let body = json!({"code": totp_now(secret)});
+    let confirm = app.call("POST", &format!("{path}/confirm"), Some(bearer), Some(body)).await;
+    assert_eq!(confirm.status, 200, "{:?}", confirm.body);
+    confirm.data()["recovery_codes"][0].as_str().unwrap().to_string()
+}
+
+/// The REST credential a user sends for `op`.
+fn rest_auth(app: &TestApp, op: &OpInfo, user: &TestUser) -> Option<String> {
+    if op.accepts.contains(Accepts::USER_TOKEN) {
+        Some(user.bearer())
+    } else if op.accepts.contains(Accepts::PUBLIC_KEY) {
+        Some(app.public_key())
+    } else {
+        None // public, or Basic (built from the arguments)
+    }
+}
+
+/// What a surface answered, comparable across surfaces: the error's status and message, or
+/// the output (exactly, or only its shape when each surface used its own user).
+#[derive(Debug, PartialEq)]
+enum Answer {
+    Ok(Value),
+    Err(u16, String),
+}
+
+/// Every leaf replaced by its JSON type.
+fn shape(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => map.iter().map(|(k, v)| (k.clone(), shape(v))).collect(),
+        Value::Array(items) => items.first().map(shape).into_iter().collect(),
+        Value::String(_) => json!("string"),
+        Value::Number(_) => json!("number"),
+        Value::Bool(_) => json!("bool"),
+        Value::Null => Value::Null,
+    }
+}
+
+fn answer(result: Result<Value, clara::error::ErrorBody>, exact: bool) -> Answer {
+    match result {
+        Ok(data) if exact => Answer::Ok(data),
+        Ok(data) => Answer::Ok(shape(&data)),
+        Err(body) => Answer::Err(body.status, body.message),
+    }
+}
+
+async fn over_rest(app: &TestApp, op: &OpInfo, user: &TestUser, exact: bool) -> Answer {
+    let args = sample(op.name, app, user).expect("a sample").await;
+    let auth = rest_auth(app, op, user);
+    let reply = app.rest_raw(op, auth.as_deref(), args.as_object().unwrap().clone()).await;
+    answer(decode_rest(op, &reply), exact)
+}
+
+async fn over_mcp(
+    app: &TestApp,
+    op: &OpInfo,
+    user: &TestUser,
+    transport: Transport,
+    exact: bool,
+) -> Answer {
+    let args = sample(op.name, app, user).expect("a sample").await;
+    let client = app.mcp_with(transport, &[("authorization", &user.bearer())]).await;
+    let result = call_raw(&client, op.name, args.as_object().unwrap().clone()).await;
+    if result.is_error != Some(true) {
+        // The text block carries the same JSON, for clients without structured output.
+        let text = &result.content[0].as_text().expect("a text block").text;
+        let parsed: Value = serde_json::from_str(text).unwrap();
+        assert_eq!(Some(&parsed), result.structured_content.as_ref(), "{}", op.name);
+    }
+    client.cancel().await.unwrap();
+    answer(decode_mcp(op.name, &result), exact)
+}
+
+#[tokio::test]
+async fn every_catalog_operation_has_a_sample() {
+    let app = TestApp::spawn().await;
+    let nobody = TestUser {
+        id: String::new(),
+        email: String::new(),
+        password: String::new(),
+        token: String::new(),
+    };
+    for op in catalog::all() {
+        // Looked up, not run: the sample's setup never starts.
+        assert!(sample(op.name, &app, &nobody).is_some(), "{} has no parity sample", op.name);
     }
 }
 
 #[tokio::test]
-async fn writes_answer_the_same_shape_over_rest_and_mcp() {
+async fn every_operation_answers_alike_over_rest_and_every_mcp_transport() {
     let app = TestApp::spawn().await;
-    let rest_user = app.register("rest@example.com", "long enough").await;
-    let client = app.mcp(mcp::Transport::Http).await;
-    let args = json!({"first_name": "ada", "last_name": "lovelace", "email": "mcp@example.com", "password": "long enough"});
-    let mcp_user = mcp::call(&client, "auth_register", args).await;
-    let keys = |v: &Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
-    assert_eq!(keys(mcp::ok(&mcp_user)), keys(rest_user.data()));
-    // Operations whose REST data is null answer MCP with their documented message.
-    let reply = app
-        .call(
-            "POST",
-            "/users/rest@example.com/otp/CHANGE_PASSWORD",
-            Some(&app.public_key()),
-            None,
-        )
-        .await;
-    let result = mcp::call(
-        &client,
-        "auth_send_otp",
-        json!({"user_email": "mcp@example.com", "otp_type": "CHANGE_PASSWORD"}),
-    )
-    .await;
-    assert_eq!(mcp::ok(&result)["message"], reply.message());
-    assert_eq!(reply.body["data"], Value::Null);
+    let reader = app.user("reader@example.com").await;
+    for op in catalog::all() {
+        // Reads share one user, so their data must be identical; writes get a fresh user per
+        // surface (a write changes the state the next surface would see), so their output is
+        // compared by shape.
+        let exact = op.hints.read_only;
+        let fresh = |surface: &str| format!("{}-{surface}@example.com", op.name.replace('_', "-"));
+        let user = match exact {
+            true => reader.clone(),
+            false => app.user(&fresh("rest")).await,
+        };
+        let expected = over_rest(&app, op, &user, exact).await;
+        assert!(matches!(expected, Answer::Ok(_)), "{} fails over REST: {expected:?}", op.name);
+        for transport in mcp::ALL {
+            let user = match exact {
+                true => reader.clone(),
+                false => app.user(&fresh(&format!("{transport:?}").to_lowercase())).await,
+            };
+            let got = over_mcp(&app, op, &user, transport, exact).await;
+            assert_eq!(got, expected, "{} over {transport:?}", op.name);
+        }
+    }
 }
 
 #[tokio::test]
@@ -106,20 +196,10 @@ async fn every_transport_lists_every_catalog_tool_with_schemas() {
         let client = app.mcp(transport).await;
         let tools = client.list_all_tools().await.unwrap();
         let names: Vec<_> = tools.iter().map(|t| t.name.to_string()).collect();
-        let expected: Vec<_> = clara::catalog::all()
-            .iter()
-            .map(|o| o.name.to_string())
-            .collect();
-        assert_eq!(
-            names, expected,
-            "{transport:?}: the production list has no fixtures"
-        );
+        let expected: Vec<_> = catalog::all().iter().map(|o| o.name.to_string()).collect();
+        assert_eq!(names, expected, "{transport:?}: the production list has no fixtures");
         for tool in &tools {
-            assert!(
-                tool.output_schema.is_some(),
-                "{} has an output schema",
-                tool.name
-            );
+            assert!(tool.output_schema.is_some(), "{} has an output schema", tool.name);
             assert_eq!(tool.input_schema["type"], "object");
         }
         client.cancel().await.unwrap();

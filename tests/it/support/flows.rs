@@ -9,6 +9,7 @@ use super::{RestReply, TestApp};
 #[derive(Debug, Clone)]
 pub struct TestUser {
     pub id: String,
+    pub email: String,
     pub password: String,
     pub token: String,
 }
@@ -17,6 +18,17 @@ impl TestUser {
     pub fn bearer(&self) -> String {
         format!("Bearer {}", self.token)
     }
+}
+
+/// The code an authenticator app shows now for a base32 secret.
+pub fn totp_now(secret_base32: &str) -> String {
+    let secret = totp_rs::Secret::try_from_base32(secret_base32).unwrap();
+    totp_rs::Builder::new()
+        .with_algorithm(totp_rs::Algorithm::SHA1)
+        .with_secret(secret.as_bytes().to_vec())
+        .build_noncompliant()
+        .generate_current()
+        .to_string()
 }
 
 pub fn basic(email: &str, password: &str) -> String {
@@ -48,7 +60,7 @@ impl TestApp {
         if let Some(body) = body {
             request = request.json(&body);
         }
-        self.rest(request).await
+        self.send(request).await
     }
 
     pub async fn register(&self, email: &str, password: &str) -> RestReply {
@@ -101,6 +113,7 @@ impl TestApp {
         assert_eq!(reply.status, 200, "activate: {:?}", reply.body);
         TestUser {
             id,
+            email: email.to_string(),
             password,
             token,
         }

@@ -6,6 +6,7 @@ pub mod flows;
 pub mod google;
 pub mod mcp;
 pub mod smtp;
+pub mod typed;
 pub mod sse;
 
 use std::{net::SocketAddr, path::PathBuf};
@@ -99,7 +100,7 @@ impl TestApp {
     }
 
     /// Sends a REST request and parses the envelope.
-    pub async fn rest(&self, request: reqwest::RequestBuilder) -> RestReply {
+    pub async fn send(&self, request: reqwest::RequestBuilder) -> RestReply {
         let response = request.send().await.expect("request sent");
         let status = response.status().as_u16();
         let headers = response.headers().clone();
@@ -119,7 +120,7 @@ impl TestApp {
     }
 
     pub async fn get(&self, path: &str) -> RestReply {
-        self.rest(self.http.get(self.api(path))).await
+        self.send(self.http.get(self.api(path))).await
     }
 
     /// Stops the server gracefully and waits for it.
@@ -142,6 +143,8 @@ impl TestApp {
             ("CLARA_DATABASE_URL", self.database_url.clone()),
             ("CLARA_SMTP_URL", format!("smtp://{}", self.smtp.addr)),
             ("CLARA_RATE_LIMIT", "100000/s".into()),
+            ("CLARA_GOOGLE_CLIENT_ID", google::CLIENT_ID.into()),
+            ("CLARA_GOOGLE_JWKS_URL", self.google.jwks_url()),
             ("RUST_LOG", "warn".into()),
         ]
     }
