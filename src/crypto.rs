@@ -76,14 +76,6 @@ pub fn open(key: &[u8], sealed: &str) -> Option<Vec<u8>> {
     Some(cipher.iter().zip(stream).map(|(c, k)| c ^ k).collect())
 }
 
-/// Seconds since the Unix epoch.
-pub fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs() as i64)
-        .unwrap_or(0)
-}
-
 /// `Thu, 27 Nov 2025 00:10:11 GMT`, the documented date format.
 pub fn http_date(secs: i64) -> String {
     let time = std::time::UNIX_EPOCH + std::time::Duration::from_secs(secs.max(0) as u64);

@@ -1,271 +1,324 @@
 //! The documented account flow over REST, end to end, with the codes read from real mail.
 
+use clara::{
+    catalog::{api_keys, auth, users},
+    services::{
+        NoInput,
+        otp::SendOtp,
+        passwords::ChangePassword,
+        sessions::Login,
+        signup,
+        two_factor::TwoFactorCode,
+        users::{PublicUser, UpdateUser, UserRef},
+    },
+};
 use serde_json::json;
 
 use crate::support::{TestApp, flows::basic};
 
+const EMAIL: &str = "Hello@Crazi.co";
+const PASSWORD: &str = "e|YUiO2PIj7E'0&V";
+
+/// One user walking the documented flow over REST, one step per method.
+struct Walk {
+    app: TestApp,
+    id: String,
+    /// `Bearer <token>` of the session the steps act with.
+    bearer: String,
+    password: String,
+}
+
+impl Walk {
+    fn me(&self) -> UserRef {
+        UserRef {
+            user_id: Some(self.id.clone()),
+        }
+    }
+
+    async fn login(&self, code: Option<&str>) -> Result<PublicUser, clara::error::ErrorBody> {
+        let input = Login {
+            email: EMAIL.to_lowercase(),
+            password: self.password.clone(),
+            code: code.map(str::to_string),
+        };
+        self.app.rest::<auth::Login>(None, input).await
+    }
+
+    /// Register: 201, the documented user object with a token, inactive, names title-cased;
+    /// the welcome mail carries the activation link.
+    async fn register() -> Self {
+        let app = TestApp::spawn().await;
+        let input = signup::Register {
+            first_name: "ada".into(),
+            last_name: "lovelace".into(),
+            email: EMAIL.into(),
+            password: PASSWORD.into(),
+        };
+        let reply = app
+            .rest_reply::<auth::Register>(Some(&app.public_key()), input)
+            .await;
+        assert_eq!(
+            (reply.status, reply.message()),
+            (201, "User registered successfully.")
+        );
+        let user: PublicUser = serde_json::from_value(reply.data().clone()).unwrap();
+        assert!(
+            user.id.starts_with("user_") && user.id.len() == 37,
+            "{}",
+            user.id
+        );
+        assert_eq!(
+            (user.first_name.as_deref(), user.last_name.as_deref()),
+            (Some("Ada"), Some("Lovelace"))
+        );
+        assert_eq!(user.email, EMAIL);
+        assert_eq!(reply.data()["credits"], json!(0.0));
+        assert!(!user.is_active && !user.is_2fa_enabled && user.is_dark_mode);
+        assert!(user.token.as_deref().unwrap().starts_with("clara_user_"));
+        assert!(user.created_at.ends_with(" GMT"));
+        let welcome = app.mail(EMAIL).await;
+        assert!(
+            welcome.subject().contains("Welcome"),
+            "{}",
+            welcome.subject()
+        );
+        assert!(
+            welcome.raw.contains("/auth/email/activate?email="),
+            "{}",
+            welcome.raw
+        );
+        Self {
+            bearer: format!("Bearer {}", user.token.unwrap()),
+            id: user.id,
+            password: PASSWORD.into(),
+            app,
+        }
+        .activate(&welcome.code())
+        .await
+    }
+
+    /// Activate with the mailed code (emails are case-insensitive); no token in the answer.
+    async fn activate(self, code: &str) -> Self {
+        let input = signup::Activate {
+            user_email: EMAIL.to_lowercase(),
+            code: code.into(),
+        };
+        let user = self
+            .app
+            .rest::<auth::Activate>(Some(&self.app.public_key()), input)
+            .await
+            .unwrap();
+        assert!(user.is_active);
+        assert!(user.token.is_none(), "Activate returns no token");
+        self
+    }
+
+    /// Log in with Basic; later steps act with this session.
+    async fn log_in(mut self) -> Self {
+        let user = self.login(None).await.expect("login");
+        self.bearer = format!("Bearer {}", user.token.unwrap());
+        self
+    }
+
+    async fn view_and_update_the_user(&self) {
+        let user = self
+            .app
+            .rest::<users::View>(Some(&self.bearer), self.me())
+            .await
+            .unwrap();
+        assert_eq!(user.id, self.id);
+        let input = UpdateUser {
+            user_id: Some(self.id.clone()),
+            first_name: Some("vibhanshu".into()),
+            is_dark_mode: Some(false),
+            ..UpdateUser::default()
+        };
+        let user = self
+            .app
+            .rest::<users::Update>(Some(&self.bearer), input)
+            .await
+            .unwrap();
+        assert_eq!(user.first_name.as_deref(), Some("Vibhanshu"));
+        assert!(!user.is_dark_mode);
+    }
+
+    /// View the API key (stable, usable as Bearer), reset it: the old one is refused at once.
+    async fn view_and_reset_the_api_key(&self) {
+        let app = &self.app;
+        let key = app
+            .rest::<api_keys::View>(Some(&self.bearer), self.me())
+            .await
+            .unwrap();
+        assert!(key.token.starts_with("clara_api_") && key.id.starts_with("api_key_"));
+        let again = app
+            .rest::<api_keys::View>(Some(&self.bearer), self.me())
+            .await
+            .unwrap();
+        assert_eq!(again.token, key.token, "View is stable");
+        let old = format!("Bearer {}", key.token);
+        assert!(
+            app.rest::<users::View>(Some(&old), self.me()).await.is_ok(),
+            "the key works"
+        );
+        let new = app
+            .rest::<api_keys::Reset>(Some(&self.bearer), self.me())
+            .await
+            .unwrap();
+        assert_ne!(new.token, key.token);
+        let refused = app
+            .rest::<users::View>(Some(&old), self.me())
+            .await
+            .unwrap_err();
+        assert_eq!(refused.status, 401);
+        let new = format!("Bearer {}", new.token);
+        assert!(app.rest::<users::View>(Some(&new), self.me()).await.is_ok());
+    }
+
+    async fn code(&self, otp_type: &str) -> String {
+        self.app.otp(EMAIL, otp_type).await
+    }
+
+    /// Enable 2FA with an emailed TWO_FACTOR_AUTH code: `data` is null; a notice is mailed.
+    async fn enable_2fa(&self) {
+        let body = json!({"code": self.code("TWO_FACTOR_AUTH").await});
+        let reply = self
+            .app
+            .call(
+                "POST",
+                &format!("/users/{}/2fa", self.id),
+                Some(&self.bearer),
+                Some(body),
+            )
+            .await;
+        assert_eq!(
+            reply.body,
+            json!({"data": null, "message": "User 2FA enabled successfully.", "status": "success"})
+        );
+        assert!(self.app.mail(EMAIL).await.subject().contains("enabled"));
+    }
+
+    /// Login without a code, or with a wrong one: 401 with is_2fa_enabled, and no session is
+    /// made; with the mailed code it works.
+    async fn log_in_with_the_second_factor(&self) -> String {
+        let sessions = self.app.count("SELECT COUNT(*) FROM sessions").await;
+        for code in [None, Some("000000")] {
+            let err = self.login(code).await.unwrap_err();
+            assert_eq!(
+                (err.status, err.data),
+                (401, Some(json!({"is_2fa_enabled": true})))
+            );
+            assert_eq!(
+                err.message,
+                "Authorization header or OTP is either missing, invalid or expired."
+            );
+        }
+        let after = self.app.count("SELECT COUNT(*) FROM sessions").await;
+        assert_eq!(after, sessions, "no session left behind");
+        let code = self.code("TWO_FACTOR_AUTH").await;
+        let user = self
+            .login(Some(&code))
+            .await
+            .expect("login with the mailed code");
+        format!("Bearer {}", user.token.unwrap())
+    }
+
+    /// Change the password with a CHANGE_PASSWORD code: other sessions are refused afterwards,
+    /// the caller's own stays, the old password is refused; a notice is mailed.
+    async fn change_the_password(mut self, other_session: &str) -> Self {
+        let input = ChangePassword {
+            user_email: EMAIL.to_lowercase(),
+            password: "a new passphrase".into(),
+            code: self.code("CHANGE_PASSWORD").await,
+        };
+        let reply = self
+            .app
+            .rest_reply::<auth::ChangePassword>(Some(&self.bearer), input)
+            .await;
+        assert_eq!(
+            reply.body,
+            json!({"data": null, "message": "User password changed successfully.", "status": "success"})
+        );
+        assert!(self.app.mail(EMAIL).await.subject().contains("password"));
+        let app = &self.app;
+        assert_eq!(
+            app.rest::<users::View>(Some(other_session), self.me())
+                .await
+                .unwrap_err()
+                .status,
+            401
+        );
+        assert!(
+            app.rest::<users::View>(Some(&self.bearer), self.me())
+                .await
+                .is_ok(),
+            "own session kept"
+        );
+        assert_eq!(
+            self.login(Some("123456")).await.unwrap_err().status,
+            401,
+            "old password"
+        );
+        self.password = "a new passphrase".into();
+        self
+    }
+
+    /// Disable 2FA: 204 with an empty body; a notice is mailed; login needs no code any more.
+    async fn disable_2fa(&self) {
+        let input = TwoFactorCode {
+            user_id: Some(self.id.clone()),
+            code: self.code("TWO_FACTOR_AUTH").await,
+        };
+        let reply = self
+            .app
+            .rest_reply::<auth::Disable2fa>(Some(&self.bearer), input)
+            .await;
+        assert_eq!((reply.status, &reply.body), (204, &serde_json::Value::Null));
+        assert!(self.app.mail(EMAIL).await.subject().contains("disabled"));
+        assert!(self.login(None).await.is_ok(), "no code needed any more");
+    }
+
+    /// Log out: 204, and the token is refused afterwards.
+    async fn log_out(&self) {
+        let done = self
+            .app
+            .rest::<auth::Logout>(Some(&self.bearer), NoInput {})
+            .await
+            .unwrap();
+        assert_eq!(done.message, "User logged out successfully.");
+        let err = self
+            .app
+            .rest::<users::View>(Some(&self.bearer), self.me())
+            .await
+            .unwrap_err();
+        assert_eq!(err.status, 401);
+    }
+}
+
 #[tokio::test]
 async fn the_whole_documented_flow_works_over_rest() {
-    let app = TestApp::spawn().await;
-    let pk = app.public_key();
+    let walk = Walk::register().await.log_in().await;
+    walk.view_and_update_the_user().await;
+    walk.view_and_reset_the_api_key().await;
+    walk.enable_2fa().await;
+    let other_session = walk.log_in_with_the_second_factor().await;
+    let walk = walk.change_the_password(&other_session).await;
+    walk.disable_2fa().await;
+    walk.log_out().await;
+}
 
-    // Register: 201, the documented user object with a token, inactive, names title-cased.
-    let reply = app.register("Hello@Crazi.co", "e|YUiO2PIj7E'0&V").await;
-    assert_eq!(reply.status, 201, "{:?}", reply.body);
-    assert_eq!(reply.message(), "User registered successfully.");
-    let user = reply.data().clone();
-    let id = user["id"].as_str().unwrap().to_string();
-    assert!(id.starts_with("user_") && id.len() == 37, "{id}");
-    assert_eq!(user["first_name"], "Ada");
-    assert_eq!(user["last_name"], "Lovelace");
-    assert_eq!(user["email"], "Hello@Crazi.co");
-    assert_eq!(user["credits"], json!(0.0));
-    assert_eq!(user["is_active"], false);
-    assert_eq!(user["is_2fa_enabled"], false);
-    assert_eq!(user["is_dark_mode"], true);
-    assert!(user["token"].as_str().unwrap().starts_with("clara_user_"));
-    assert!(user["created_at"].as_str().unwrap().ends_with(" GMT"));
-
-    // The welcome mail carries the activation code and link.
-    let welcome = app.mail("Hello@Crazi.co").await;
-    assert!(
-        welcome.subject().contains("Welcome"),
-        "{}",
-        welcome.subject()
-    );
-    assert!(
-        welcome.raw.contains("/auth/email/activate?email="),
-        "{}",
-        welcome.raw
-    );
-    let code = welcome.code();
-
-    // Activate (emails are case-insensitive).
-    let reply = app
-        .call(
-            "POST",
-            "/users/hello@crazi.co/activate",
-            Some(&pk),
-            Some(json!({"code": code})),
-        )
-        .await;
-    assert_eq!(reply.status, 200, "{:?}", reply.body);
-    assert_eq!(reply.message(), "User activated successfully.");
-    assert_eq!(reply.data()["is_active"], true);
-    assert!(
-        reply.data().get("token").is_none(),
-        "Activate returns no token"
-    );
-
-    // Log in with Basic.
-    let reply = app.login("hello@crazi.co", "e|YUiO2PIj7E'0&V", None).await;
-    assert_eq!(reply.status, 200, "{:?}", reply.body);
-    assert_eq!(reply.message(), "User logged in successfully.");
-    let token = reply.data()["token"].as_str().unwrap().to_string();
-    let bearer = format!("Bearer {token}");
-
-    // View and update the user.
-    let reply = app
-        .call("GET", &format!("/users/{id}"), Some(&bearer), None)
-        .await;
-    assert_eq!(
-        (reply.status, reply.message()),
-        (200, "User fetched successfully.")
-    );
-    let reply = app
-        .call(
-            "PATCH",
-            &format!("/users/{id}"),
-            Some(&bearer),
-            Some(json!({"first_name": "vibhanshu", "is_dark_mode": false})),
-        )
-        .await;
-    assert_eq!(
-        (reply.status, reply.message()),
-        (200, "User updated successfully.")
-    );
-    assert_eq!(reply.data()["first_name"], "Vibhanshu");
-    assert_eq!(reply.data()["is_dark_mode"], false);
-
-    // View and reset the API key; the old key is refused afterwards.
-    let reply = app
-        .call("GET", &format!("/users/{id}/api_key"), Some(&bearer), None)
-        .await;
-    assert_eq!(reply.status, 200, "{:?}", reply.body);
-    let old_key = reply.data()["token"].as_str().unwrap().to_string();
-    assert!(old_key.starts_with("clara_api_"));
-    assert!(reply.data()["id"].as_str().unwrap().starts_with("api_key_"));
-    let again = app
-        .call("GET", &format!("/users/{id}/api_key"), Some(&bearer), None)
-        .await;
-    assert_eq!(again.data()["token"], old_key.as_str(), "View is stable");
-    let with_key = app
-        .call(
-            "GET",
-            &format!("/users/{id}"),
-            Some(&format!("Bearer {old_key}")),
-            None,
-        )
-        .await;
-    assert_eq!(
-        with_key.status, 200,
-        "the API key works: {:?}",
-        with_key.body
-    );
-    let reply = app
-        .call("POST", &format!("/users/{id}/api_key"), Some(&bearer), None)
-        .await;
-    assert_eq!(reply.status, 201, "{:?}", reply.body);
-    let new_key = reply.data()["token"].as_str().unwrap().to_string();
-    assert_ne!(new_key, old_key);
-    let refused = app
-        .call(
-            "GET",
-            &format!("/users/{id}"),
-            Some(&format!("Bearer {old_key}")),
-            None,
-        )
-        .await;
-    assert_eq!(refused.status, 401);
-    let accepted = app
-        .call(
-            "GET",
-            &format!("/users/{id}"),
-            Some(&format!("Bearer {new_key}")),
-            None,
-        )
-        .await;
-    assert_eq!(accepted.status, 200);
-
-    // Enable 2FA with an emailed TWO_FACTOR_AUTH code.
-    let code = app.otp("hello@crazi.co", "TWO_FACTOR_AUTH").await;
-    let reply = app
-        .call(
-            "POST",
-            &format!("/users/{id}/2fa"),
-            Some(&bearer),
-            Some(json!({"code": code})),
-        )
-        .await;
-    assert_eq!(reply.status, 200, "{:?}", reply.body);
-    assert_eq!(
-        reply.body,
-        json!({"data": null, "message": "User 2FA enabled successfully.", "status": "success"})
-    );
-    assert!(
-        app.mail("hello@crazi.co")
-            .await
-            .subject()
-            .contains("enabled")
-    );
-
-    // Login without a code: 401 with is_2fa_enabled, no session left behind.
-    let sessions = app.count("SELECT COUNT(*) FROM sessions").await;
-    let reply = app.login("hello@crazi.co", "e|YUiO2PIj7E'0&V", None).await;
-    assert_eq!(reply.status, 401);
-    assert_eq!(reply.body["data"], json!({"is_2fa_enabled": true}));
-    assert_eq!(
-        reply.message(),
-        "Authorization header or OTP is either missing, invalid or expired."
-    );
-    let reply = app
-        .login("hello@crazi.co", "e|YUiO2PIj7E'0&V", Some("000000"))
-        .await;
-    assert_eq!(
-        (reply.status, &reply.body["data"]),
-        (401, &json!({"is_2fa_enabled": true}))
-    );
-    assert_eq!(
-        app.count("SELECT COUNT(*) FROM sessions").await,
-        sessions,
-        "no session left behind"
-    );
-
-    // Login with the emailed code.
-    let code = app.otp("hello@crazi.co", "TWO_FACTOR_AUTH").await;
-    let reply = app
-        .login("hello@crazi.co", "e|YUiO2PIj7E'0&V", Some(&code))
-        .await;
-    assert_eq!(reply.status, 200, "{:?}", reply.body);
-    let other_session = format!("Bearer {}", reply.data()["token"].as_str().unwrap());
-
-    // Change the password with a CHANGE_PASSWORD code: other sessions are refused afterwards.
-    let code = app.otp("hello@crazi.co", "CHANGE_PASSWORD").await;
-    let reply = app
-        .call(
-            "PATCH",
-            "/users/hello@crazi.co/password",
-            Some(&bearer),
-            Some(json!({"password": "a new passphrase", "code": code})),
-        )
-        .await;
-    assert_eq!(
-        reply.body,
-        json!({"data": null, "message": "User password changed successfully.", "status": "success"})
-    );
-    assert!(
-        app.mail("hello@crazi.co")
-            .await
-            .subject()
-            .contains("password")
-    );
-    assert_eq!(
-        app.call("GET", &format!("/users/{id}"), Some(&other_session), None)
-            .await
-            .status,
-        401
-    );
-    assert_eq!(
-        app.call("GET", &format!("/users/{id}"), Some(&bearer), None)
-            .await
-            .status,
-        200,
-        "own session kept"
-    );
-    assert_eq!(
-        app.login("hello@crazi.co", "e|YUiO2PIj7E'0&V", Some("123456"))
-            .await
-            .status,
-        401,
-        "old password"
-    );
-
-    // Disable 2FA: 204, empty body.
-    let code = app.otp("hello@crazi.co", "TWO_FACTOR_AUTH").await;
-    let reply = app
-        .call(
-            "DELETE",
-            &format!("/users/{id}/2fa"),
-            Some(&bearer),
-            Some(json!({"code": code})),
-        )
-        .await;
-    assert_eq!(reply.status, 204, "{:?}", reply.body);
-    assert_eq!(reply.body, serde_json::Value::Null);
-    assert!(
-        app.mail("hello@crazi.co")
-            .await
-            .subject()
-            .contains("disabled")
-    );
-    let reply = app.login("hello@crazi.co", "a new passphrase", None).await;
-    assert_eq!(
-        reply.status, 200,
-        "no code needed any more: {:?}",
-        reply.body
-    );
-
-    // Log out: 204, and the token is refused afterwards.
-    let reply = app
-        .call("DELETE", "/auth/session", Some(&bearer), None)
-        .await;
-    assert_eq!(reply.status, 204);
-    assert_eq!(
-        app.call("GET", &format!("/users/{id}"), Some(&bearer), None)
-            .await
-            .status,
-        401
-    );
+#[tokio::test]
+async fn send_otp_answers_201_with_null_data() {
+    let walk = Walk::register().await;
+    let input = SendOtp {
+        user_email: EMAIL.into(),
+        otp_type: clara::services::otp::OtpType::ChangePassword,
+    };
+    let done = walk
+        .app
+        .rest::<auth::SendOtp>(Some(&walk.app.public_key()), input)
+        .await
+        .unwrap();
+    assert_eq!(done.message, "OTP sent successfully.");
 }
 
 #[tokio::test]

@@ -1,146 +1,206 @@
-//! The account flow over MCP (stdio and Streamable HTTP, and SSE): sign-in binds the
-//! connection, API keys authenticate new connections, failures are structured tool errors.
+//! The account flow over MCP (stdio, Streamable HTTP and SSE): sign-in binds the connection,
+//! API keys authenticate new connections, failures are structured tool errors.
 
+use clara::{
+    catalog::{api_keys, auth, users},
+    services::{
+        NoInput,
+        otp::{OtpType, SendOtp},
+        sessions::Login,
+        signup::{Activate, Register},
+        two_factor::TwoFactorCode,
+        users::{UpdateUser, UserRef},
+    },
+};
 use serde_json::{Value, json};
 
 use crate::support::{
     TestApp,
-    mcp::{Transport, call, err, ok},
+    mcp::{Client, Transport, call, err, ok},
+    typed::op,
 };
 
+/// One user walking the account flow over one MCP transport, one step per method.
+struct Walk<'a> {
+    app: &'a TestApp,
+    transport: Transport,
+    email: String,
+    /// The connection that registered, and is signed in as the user.
+    client: Client,
+    id: String,
+}
+
+impl<'a> Walk<'a> {
+    /// Without a credential, user tools say what is missing.
+    async fn connect(app: &'a TestApp, transport: Transport) -> Client {
+        let client = app.mcp(transport).await;
+        let body = op::<users::View>(&client, UserRef::default())
+            .await
+            .unwrap_err();
+        assert_eq!(
+            (body.code.as_str(), body.status),
+            ("unauthorized", 401),
+            "{transport:?}"
+        );
+        assert!(body.detail.unwrap().contains("user token"));
+        client
+    }
+
+    /// Register (no public key over MCP) binds the connection; activate with the mailed code.
+    async fn register(app: &'a TestApp, transport: Transport, email: &str) -> Self {
+        let client = Self::connect(app, transport).await;
+        let input = Register {
+            first_name: "ada".into(),
+            last_name: "lovelace".into(),
+            email: email.into(),
+            password: "long enough".into(),
+        };
+        let user = op::<auth::Register>(&client, input).await.unwrap();
+        assert!(user.token.unwrap().starts_with("clara_user_"));
+        let code = app.mail(email).await.code();
+        let input = Activate {
+            user_email: email.into(),
+            code,
+        };
+        assert!(
+            op::<auth::Activate>(&client, input)
+                .await
+                .unwrap()
+                .is_active
+        );
+        Self {
+            app,
+            transport,
+            email: email.into(),
+            client,
+            id: user.id,
+        }
+    }
+
+    /// The bound connection acts as the user; returns the user's API key.
+    async fn act_as_the_user(&self) -> String {
+        let me = op::<users::View>(&self.client, UserRef::default())
+            .await
+            .unwrap();
+        assert_eq!(me.id, self.id);
+        let input = UpdateUser {
+            last_name: Some("byron".into()),
+            ..UpdateUser::default()
+        };
+        let updated = op::<users::Update>(&self.client, input).await.unwrap();
+        assert_eq!(updated.last_name.as_deref(), Some("Byron"));
+        let key = op::<api_keys::View>(&self.client, UserRef::default())
+            .await
+            .unwrap();
+        key.token
+    }
+
+    async fn keyed(&self, key: &str) -> Client {
+        let header = format!("Bearer {key}");
+        self.app
+            .mcp_with(self.transport, &[("authorization", &header)])
+            .await
+    }
+
+    /// A new connection with the API key works on user tools, is refused API key tools and
+    /// other users.
+    async fn connect_with_the_api_key(&self, key: &str) {
+        let keyed = self.keyed(key).await;
+        let me = op::<users::View>(&keyed, UserRef::default()).await.unwrap();
+        assert_eq!(me.id, self.id);
+        let body = op::<api_keys::View>(&keyed, UserRef::default())
+            .await
+            .unwrap_err();
+        assert_eq!(
+            (body.status, body.message.as_str()),
+            (403, "You do not have access to the requested resource.")
+        );
+        let other = UserRef {
+            user_id: Some("user_00000000000000000000000000000000".into()),
+        };
+        let body = op::<users::View>(&keyed, other).await.unwrap_err();
+        assert_eq!(body.status, 403, "another user's id");
+        keyed.cancel().await.unwrap();
+    }
+
+    /// Reset invalidates the old key at once.
+    async fn reset_the_api_key(&self, key: &str) {
+        let new = op::<api_keys::Reset>(&self.client, UserRef::default())
+            .await
+            .unwrap();
+        assert_ne!(new.token, key);
+        let stale = self.keyed(key).await;
+        let body = op::<users::View>(&stale, UserRef::default())
+            .await
+            .unwrap_err();
+        assert_eq!(body.status, 401);
+        stale.cancel().await.unwrap();
+    }
+
+    async fn send_code(&self, client: &Client) -> String {
+        let input = SendOtp {
+            user_email: self.email.clone(),
+            otp_type: OtpType::TwoFactorAuth,
+        };
+        op::<auth::SendOtp>(client, input).await.unwrap();
+        self.app.mail(&self.email).await.code()
+    }
+
+    async fn enable_2fa(&self) {
+        let input = TwoFactorCode {
+            user_id: None,
+            code: self.send_code(&self.client).await,
+        };
+        let done = op::<auth::Enable2fa>(&self.client, input).await.unwrap();
+        assert_eq!(done.message, "User 2FA enabled successfully.");
+        self.app.mail(&self.email).await; // the "2FA enabled" notice
+    }
+
+    fn login(&self, code: Option<String>) -> Login {
+        Login {
+            email: self.email.clone(),
+            password: "long enough".into(),
+            code,
+        }
+    }
+
+    /// A fresh connection's login without a code fails with is_2fa_enabled; with the mailed
+    /// code it signs the connection in; logout signs it out.
+    async fn log_in_with_the_second_factor_and_out(&self) {
+        let fresh = self.app.mcp(self.transport).await;
+        let body = op::<auth::Login>(&fresh, self.login(None))
+            .await
+            .unwrap_err();
+        assert_eq!(body.data, Some(json!({"is_2fa_enabled": true})));
+        // Past the one-minute cooldown of the code Enable used (a stdio child has its own clock,
+        // so the row is moved rather than the app's clock).
+        self.app
+            .sql("UPDATE otps SET created_at = created_at - 120")
+            .await;
+        let code = self.send_code(&fresh).await;
+        let login = op::<auth::Login>(&fresh, self.login(Some(code)))
+            .await
+            .unwrap();
+        assert!(login.token.is_some());
+        let me = op::<users::View>(&fresh, UserRef::default()).await.unwrap();
+        assert_eq!(me.email, self.email);
+        op::<auth::Logout>(&fresh, NoInput {}).await.unwrap();
+        let body = op::<users::View>(&fresh, UserRef::default())
+            .await
+            .unwrap_err();
+        assert_eq!(body.status, 401, "logout ends the binding");
+        fresh.cancel().await.unwrap();
+    }
+}
+
 async fn flow(app: &TestApp, transport: Transport, email: &str) {
-    let client = app.mcp(transport).await;
-
-    // Without a credential: user tools say what is missing.
-    let result = call(&client, "user_view", json!({})).await;
-    let body = err(&result);
-    assert_eq!(
-        (body["code"].as_str(), body["status"].as_u64()),
-        (Some("unauthorized"), Some(401)),
-        "{transport:?}"
-    );
-    assert!(
-        body["detail"].as_str().unwrap().contains("user token"),
-        "{body}"
-    );
-
-    // Register binds the connection; no public key is needed over MCP.
-    let args = json!({"first_name": "ada", "last_name": "lovelace", "email": email, "password": "long enough"});
-    let user = ok(&call(&client, "auth_register", args).await).clone();
-    assert!(user["token"].as_str().unwrap().starts_with("clara_user_"));
-    let id = user["id"].as_str().unwrap().to_string();
-    let code = app.mail(email).await.code();
-    let activated = ok(&call(
-        &client,
-        "auth_activate",
-        json!({"user_email": email, "code": code}),
-    )
-    .await)
-    .clone();
-    assert_eq!(activated["is_active"], true);
-
-    // The bound connection acts as the user.
-    let me = ok(&call(&client, "user_view", json!({})).await).clone();
-    assert_eq!(me["id"], id.as_str());
-    let updated = ok(&call(&client, "user_update", json!({"last_name": "byron"})).await).clone();
-    assert_eq!(updated["last_name"], "Byron");
-    let key = ok(&call(&client, "api_key_view", json!({})).await)["token"]
-        .as_str()
-        .unwrap()
-        .to_string();
-
-    // A new connection with the API key works on user tools and is refused API key tools.
-    let keyed = app
-        .mcp_with(transport, &[("authorization", &format!("Bearer {key}"))])
-        .await;
-    assert_eq!(
-        ok(&call(&keyed, "user_view", json!({})).await)["id"],
-        id.as_str()
-    );
-    let body = err(&call(&keyed, "api_key_view", json!({})).await).clone();
-    assert_eq!(
-        (body["status"].as_u64(), body["message"].as_str()),
-        (
-            Some(403),
-            Some("You do not have access to the requested resource.")
-        )
-    );
-    let body = err(&call(
-        &keyed,
-        "user_view",
-        json!({"user_id": "user_00000000000000000000000000000000"}),
-    )
-    .await)
-    .clone();
-    assert_eq!(body["status"], 403, "another user's id");
-    keyed.cancel().await.unwrap();
-
-    // Reset invalidates the old key at once.
-    let new_key = ok(&call(&client, "api_key_reset", json!({})).await)["token"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    assert_ne!(new_key, key);
-    let stale = app
-        .mcp_with(transport, &[("authorization", &format!("Bearer {key}"))])
-        .await;
-    assert_eq!(
-        err(&call(&stale, "user_view", json!({})).await)["status"],
-        401
-    );
-    stale.cancel().await.unwrap();
-
-    // 2FA on; a fresh connection's login without a code fails with is_2fa_enabled.
-    ok(&call(
-        &client,
-        "auth_send_otp",
-        json!({"user_email": email, "otp_type": "TWO_FACTOR_AUTH"}),
-    )
-    .await);
-    let code = app.mail(email).await.code();
-    let done = ok(&call(&client, "auth_enable_2fa", json!({"code": code})).await).clone();
-    assert_eq!(done["message"], "User 2FA enabled successfully.");
-    app.mail(email).await; // the "2FA enabled" notice
-
-    let fresh = app.mcp(transport).await;
-    let body = err(&call(
-        &fresh,
-        "auth_login",
-        json!({"email": email, "password": "long enough"}),
-    )
-    .await)
-    .clone();
-    assert_eq!(body["data"], json!({"is_2fa_enabled": true}));
-    app.sql("UPDATE otps SET created_at = created_at - 120")
-        .await;
-    ok(&call(
-        &fresh,
-        "auth_send_otp",
-        json!({"user_email": email, "otp_type": "TWO_FACTOR_AUTH"}),
-    )
-    .await);
-    let code = app.mail(email).await.code();
-    let login = ok(&call(
-        &fresh,
-        "auth_login",
-        json!({"email": email, "password": "long enough", "code": code}),
-    )
-    .await)
-    .clone();
-    assert!(login["token"].as_str().is_some());
-    assert_eq!(
-        ok(&call(&fresh, "user_view", json!({})).await)["email"],
-        email
-    );
-
-    // Logout ends the binding.
-    ok(&call(&fresh, "auth_logout", json!({})).await);
-    assert_eq!(
-        err(&call(&fresh, "user_view", json!({})).await)["status"],
-        401
-    );
-    fresh.cancel().await.unwrap();
-    client.cancel().await.unwrap();
+    let walk = Walk::register(app, transport, email).await;
+    let key = walk.act_as_the_user().await;
+    walk.connect_with_the_api_key(&key).await;
+    walk.reset_the_api_key(&key).await;
+    walk.enable_2fa().await;
+    walk.log_in_with_the_second_factor_and_out().await;
+    walk.client.cancel().await.unwrap();
 }
 
 #[tokio::test]

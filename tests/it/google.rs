@@ -86,7 +86,7 @@ async fn bad_id_tokens_are_401() {
     wrong_iss["iss"] = json!("https://evil.example");
     cases.push(("wrong issuer", google::sign(&wrong_iss, google::KID)));
     let mut expired = good.clone();
-    expired["exp"] = json!(clara::crypto::now() - 3600);
+    expired["exp"] = json!(clara::clock::Clock::system().now() - 3600);
     cases.push(("expired", google::sign(&expired, google::KID)));
     cases.push(("unknown kid", google::sign(&good, "no-such-key")));
     cases.push(("alg none", google::unsigned(&good)));

@@ -121,7 +121,12 @@ fn graph() -> BTreeMap<String, BTreeSet<String>> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let files: Vec<(String, String)> = rust_files(&root)
         .into_iter()
-        .map(|f| (module_of(&root, &f), code(&std::fs::read_to_string(&f).unwrap())))
+        .map(|f| {
+            (
+                module_of(&root, &f),
+                code(&std::fs::read_to_string(&f).unwrap()),
+            )
+        })
         .filter(|(m, _)| m != "lib" && m != "main")
         .collect();
     let modules: BTreeSet<String> = files.iter().map(|(m, _)| m.clone()).collect();
@@ -185,10 +190,17 @@ fn find_cycle(graph: &BTreeMap<String, BTreeSet<String>>) -> Option<Vec<String>>
 
 #[test]
 fn the_path_reader_expands_use_groups() {
-    let code = "use crate::{app::App, store::{a, b::{C, D as E}}};\nlet x = crate::defaults::API_PREFIX;";
+    let code =
+        "use crate::{app::App, store::{a, b::{C, D as E}}};\nlet x = crate::defaults::API_PREFIX;";
     assert_eq!(
         paths(code, "crate::"),
-        ["app::App", "store::a", "store::b::C", "store::b::D", "defaults::API_PREFIX"]
+        [
+            "app::App",
+            "store::a",
+            "store::b::C",
+            "store::b::D",
+            "defaults::API_PREFIX"
+        ]
     );
 }
 
@@ -197,15 +209,26 @@ fn the_module_graph_has_no_cycle_between_files_or_between_layers() {
     let files = graph();
     assert!(files.contains_key("services::auth") && files.contains_key("catalog"));
     if let Some(cycle) = find_cycle(&files) {
-        panic!("files import each other in a circle: {}", cycle.join(" -> "));
+        panic!(
+            "files import each other in a circle: {}",
+            cycle.join(" -> ")
+        );
     }
     let mut layers: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
     for (module, edges) in &files {
         let entry = layers.entry(top(module).to_string()).or_default();
-        entry.extend(edges.iter().map(|e| top(e).to_string()).filter(|e| e != top(module)));
+        entry.extend(
+            edges
+                .iter()
+                .map(|e| top(e).to_string())
+                .filter(|e| e != top(module)),
+        );
     }
     if let Some(cycle) = find_cycle(&layers) {
-        panic!("top-level modules import each other in a circle: {}", cycle.join(" -> "));
+        panic!(
+            "top-level modules import each other in a circle: {}",
+            cycle.join(" -> ")
+        );
     }
 }
 
@@ -216,7 +239,10 @@ fn no_layer_imports_one_above_it() {
         ("catalog", &adapters),
         ("services", &[&adapters[..], &["catalog"]].concat()),
         ("app", &[&adapters[..], &["catalog", "services"]].concat()),
-        ("store", &[&adapters[..], &["catalog", "services", "app", "mail"]].concat()),
+        (
+            "store",
+            &[&adapters[..], &["catalog", "services", "app", "mail"]].concat(),
+        ),
     ];
     for (module, edges) in graph() {
         for (layer, forbidden) in &rules {
@@ -238,7 +264,10 @@ fn the_domain_imports_no_adapter_framework_and_no_sql() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let words = |list: &[&'static str]| list.to_vec();
     for (dir, forbidden) in [
-        ("services", words(&["axum", "rmcp", "http::", "use http", "sqlx::query"])),
+        (
+            "services",
+            words(&["axum", "rmcp", "http::", "use http", "sqlx::query"]),
+        ),
         ("store", words(&["axum", "rmcp", "http::", "use http"])),
         ("catalog", words(&["axum", "rmcp"])),
     ] {

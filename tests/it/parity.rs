@@ -31,17 +31,15 @@ fn sample<'a>(name: &str, app: &'a TestApp, user: &'a TestUser) -> Option<Sample
             let claims = google::claims(&format!("g-{id}"), &format!("g-{email}"), "grace");
             json!({"id_token": google::sign(&claims, google::KID)})
         }),
-        "auth_login" => Box::pin(async move {
-            json!({"email": email, "password": user.password})
-        }),
+        "auth_login" => Box::pin(async move { json!({"email": email, "password": user.password}) }),
         "auth_logout" => Box::pin(async { json!({}) }),
         "auth_change_password" => Box::pin(async move {
             let code = app.otp(&email, "CHANGE_PASSWORD").await;
             json!({"user_email": email, "password": "a new password", "code": code})
         }),
-        "auth_send_otp" => Box::pin(async move {
-            json!({"user_email": email, "otp_type": "TWO_FACTOR_AUTH"})
-        }),
+        "auth_send_otp" => {
+            Box::pin(async move { json!({"user_email": email, "otp_type": "TWO_FACTOR_AUTH"}) })
+        }
         "auth_activate" => Box::pin(async move {
             let code = app.otp(&email, "ACTIVATION").await;
             json!({"user_email": email, "code": code})
@@ -76,9 +74,14 @@ async fn enroll_authenticator(app: &TestApp, id: &str, bearer: &str) -> String {
     let enroll = app.call("POST", &path, Some(bearer), None).await;
     let secret = enroll.data()["secret"].as_str().unwrap();
     let body = json!({"code": totp_now(secret)});
-    let confirm = app.call("POST", &format!("{path}/confirm"), Some(bearer), Some(body)).await;
+    let confirm = app
+        .call("POST", &format!("{path}/confirm"), Some(bearer), Some(body))
+        .await;
     assert_eq!(confirm.status, 200, "{:?}", confirm.body);
-    confirm.data()["recovery_codes"][0].as_str().unwrap().to_string()
+    confirm.data()["recovery_codes"][0]
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 /// The REST credential a user sends for `op`.
@@ -123,7 +126,9 @@ fn answer(result: Result<Value, clara::error::ErrorBody>, exact: bool) -> Answer
 async fn over_rest(app: &TestApp, op: &OpInfo, user: &TestUser, exact: bool) -> Answer {
     let args = sample(op.name, app, user).expect("a sample").await;
     let auth = rest_auth(app, op, user);
-    let reply = app.rest_raw(op, auth.as_deref(), args.as_object().unwrap().clone()).await;
+    let reply = app
+        .rest_raw(op, auth.as_deref(), args.as_object().unwrap().clone())
+        .await;
     answer(decode_rest(op, &reply), exact)
 }
 
@@ -135,13 +140,20 @@ async fn over_mcp(
     exact: bool,
 ) -> Answer {
     let args = sample(op.name, app, user).expect("a sample").await;
-    let client = app.mcp_with(transport, &[("authorization", &user.bearer())]).await;
+    let client = app
+        .mcp_with(transport, &[("authorization", &user.bearer())])
+        .await;
     let result = call_raw(&client, op.name, args.as_object().unwrap().clone()).await;
     if result.is_error != Some(true) {
         // The text block carries the same JSON, for clients without structured output.
         let text = &result.content[0].as_text().expect("a text block").text;
         let parsed: Value = serde_json::from_str(text).unwrap();
-        assert_eq!(Some(&parsed), result.structured_content.as_ref(), "{}", op.name);
+        assert_eq!(
+            Some(&parsed),
+            result.structured_content.as_ref(),
+            "{}",
+            op.name
+        );
     }
     client.cancel().await.unwrap();
     answer(decode_mcp(op.name, &result), exact)
@@ -158,7 +170,11 @@ async fn every_catalog_operation_has_a_sample() {
     };
     for op in catalog::all() {
         // Looked up, not run: the sample's setup never starts.
-        assert!(sample(op.name, &app, &nobody).is_some(), "{} has no parity sample", op.name);
+        assert!(
+            sample(op.name, &app, &nobody).is_some(),
+            "{} has no parity sample",
+            op.name
+        );
     }
 }
 
@@ -177,11 +193,18 @@ async fn every_operation_answers_alike_over_rest_and_every_mcp_transport() {
             false => app.user(&fresh("rest")).await,
         };
         let expected = over_rest(&app, op, &user, exact).await;
-        assert!(matches!(expected, Answer::Ok(_)), "{} fails over REST: {expected:?}", op.name);
+        assert!(
+            matches!(expected, Answer::Ok(_)),
+            "{} fails over REST: {expected:?}",
+            op.name
+        );
         for transport in mcp::ALL {
             let user = match exact {
                 true => reader.clone(),
-                false => app.user(&fresh(&format!("{transport:?}").to_lowercase())).await,
+                false => {
+                    app.user(&fresh(&format!("{transport:?}").to_lowercase()))
+                        .await
+                }
             };
             let got = over_mcp(&app, op, &user, transport, exact).await;
             assert_eq!(got, expected, "{} over {transport:?}", op.name);
@@ -197,9 +220,16 @@ async fn every_transport_lists_every_catalog_tool_with_schemas() {
         let tools = client.list_all_tools().await.unwrap();
         let names: Vec<_> = tools.iter().map(|t| t.name.to_string()).collect();
         let expected: Vec<_> = catalog::all().iter().map(|o| o.name.to_string()).collect();
-        assert_eq!(names, expected, "{transport:?}: the production list has no fixtures");
+        assert_eq!(
+            names, expected,
+            "{transport:?}: the production list has no fixtures"
+        );
         for tool in &tools {
-            assert!(tool.output_schema.is_some(), "{} has an output schema", tool.name);
+            assert!(
+                tool.output_schema.is_some(),
+                "{} has an output schema",
+                tool.name
+            );
             assert_eq!(tool.input_schema["type"], "object");
         }
         client.cancel().await.unwrap();

@@ -65,7 +65,7 @@ impl GoogleStandIn {
 
 /// Standard claims for `email`, valid for an hour; tests override fields to break them.
 pub fn claims(sub: &str, email: &str, name: &str) -> Value {
-    let now = clara::crypto::now();
+    let now = clara::clock::Clock::system().now();
     json!({
         "iss": "https://accounts.google.com",
         "aud": CLIENT_ID,

@@ -6,8 +6,8 @@ pub mod flows;
 pub mod google;
 pub mod mcp;
 pub mod smtp;
-pub mod typed;
 pub mod sse;
+pub mod typed;
 
 use std::{net::SocketAddr, path::PathBuf};
 

@@ -51,7 +51,10 @@ impl TestApp {
         let mut authorization = auth.map(str::to_string);
         if contract.accepts == Accepts::BASIC {
             let email = args.remove("email").map(|v| text(&v)).unwrap_or_default();
-            let password = args.remove("password").map(|v| text(&v)).unwrap_or_default();
+            let password = args
+                .remove("password")
+                .map(|v| text(&v))
+                .unwrap_or_default();
             authorization = Some(basic(&email, &password));
         }
         if contract.body == Body::None && !args.is_empty() {
@@ -74,6 +77,11 @@ impl TestApp {
         self.send(request).await
     }
 
+    /// Calls operation `O` over REST and returns the raw reply (status, headers, envelope).
+    pub async fn rest_reply<O: Operation>(&self, auth: Option<&str>, input: O::In) -> RestReply {
+        self.rest_raw(&O::CONTRACT, auth, args(&input)).await
+    }
+
     /// Calls operation `O` over REST.
     pub async fn rest<O: Operation>(
         &self,
@@ -86,7 +94,10 @@ impl TestApp {
 }
 
 /// A REST reply as the operation's output, or its error.
-pub fn decode_rest<T: DeserializeOwned>(contract: &Contract, reply: &RestReply) -> Result<T, ErrorBody> {
+pub fn decode_rest<T: DeserializeOwned>(
+    contract: &Contract,
+    reply: &RestReply,
+) -> Result<T, ErrorBody> {
     if (200..300).contains(&reply.status) {
         let data = if reply.status == 204 {
             json!({ "message": contract.message })
@@ -96,7 +107,10 @@ pub fn decode_rest<T: DeserializeOwned>(contract: &Contract, reply: &RestReply) 
             reply.data().clone()
         };
         return Ok(serde_json::from_value(data).unwrap_or_else(|e| {
-            panic!("{}: the REST data is not its output ({e}): {:?}", contract.name, reply.body)
+            panic!(
+                "{}: the REST data is not its output ({e}): {:?}",
+                contract.name, reply.body
+            )
         }));
     }
     Err(ErrorBody {
@@ -117,13 +131,22 @@ pub async fn call_raw(client: &Client, name: &str, args: Map<String, Value>) -> 
 }
 
 /// A tool result as the operation's output, or its error (the JSON text of an `isError` result).
-pub fn decode_mcp<T: DeserializeOwned>(name: &str, result: &CallToolResult) -> Result<T, ErrorBody> {
+pub fn decode_mcp<T: DeserializeOwned>(
+    name: &str,
+    result: &CallToolResult,
+) -> Result<T, ErrorBody> {
     if result.is_error == Some(true) {
-        assert!(result.structured_content.is_none(), "{name}: errors carry no structured content");
+        assert!(
+            result.structured_content.is_none(),
+            "{name}: errors carry no structured content"
+        );
         let text = &result.content[0].as_text().expect("a text block").text;
         return Err(serde_json::from_str(text).expect("the error text is an ErrorBody"));
     }
-    let data = result.structured_content.clone().expect("structured content");
+    let data = result
+        .structured_content
+        .clone()
+        .expect("structured content");
     Ok(serde_json::from_value(data).unwrap_or_else(|e| panic!("{name}: not its output ({e})")))
 }
 
