@@ -8,8 +8,16 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    clock::Clock, config::Settings, google::GoogleVerifier, hasher::Hasher, mail::Mailer,
-    ratelimit::Limiter, secrets, store::Store,
+    billing::{Billing, stripe::StripeApi},
+    clock::Clock,
+    config::Settings,
+    google::GoogleVerifier,
+    hasher::Hasher,
+    mail::Mailer,
+    model::Credits,
+    ratelimit::Limiter,
+    secrets,
+    store::Store,
 };
 
 /// Settings resolved at start (secrets loaded or generated).
@@ -26,6 +34,8 @@ pub struct AppConfig {
     pub client_url: String,
     /// Largest multipart body the REST API reads (all files together).
     pub upload_limit: usize,
+    /// Granted at registration.
+    pub signup_credits: Credits,
 }
 
 impl std::fmt::Debug for AppConfig {
@@ -49,6 +59,7 @@ struct Inner {
     limiter: Limiter,
     hasher: Hasher,
     google: GoogleVerifier,
+    billing: Billing,
     clock: Clock,
     /// Cancelled when the server shuts down: long-lived streams (SSE) end with it.
     shutdown: CancellationToken,
@@ -57,11 +68,7 @@ struct Inner {
 impl App {
     /// Connects to the database, applies migrations and resolves the secrets.
     pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
-        Self::build_with_clock(settings, Clock::system()).await
-    }
-
-    /// [`App::build`] with a given clock (tests pass one they can move).
-    pub async fn build_with_clock(settings: &Settings, clock: Clock) -> anyhow::Result<Self> {
+        let clock = Clock::system();
         // One TLS provider for every rustls user (SMTP, Google JWKS, PostgreSQL); a no-op when
         // one is installed already.
         let _ = rustls::crypto::ring::default_provider().install_default();
@@ -81,6 +88,19 @@ impl App {
                 .filter(|id| !id.is_empty()),
             settings.google_jwks_url.clone(),
         );
+        let stripe = match settings
+            .stripe_secret_key
+            .as_deref()
+            .filter(|k| !k.is_empty())
+        {
+            Some(key) => Some(StripeApi::new(key, settings.stripe_api_base.as_deref())?),
+            None => None,
+        };
+        let webhook_secret = settings
+            .stripe_webhook_secret
+            .clone()
+            .filter(|s| !s.is_empty());
+        let billing = Billing::new(settings.credit_rates.clone(), stripe, webhook_secret);
         Ok(Self(Arc::new(Inner {
             store,
             config,
@@ -88,6 +108,7 @@ impl App {
             limiter,
             hasher: Hasher::default(),
             google,
+            billing,
             clock,
             shutdown: CancellationToken::new(),
         })))
@@ -110,6 +131,9 @@ impl App {
     }
     pub fn google(&self) -> &GoogleVerifier {
         &self.0.google
+    }
+    pub fn billing(&self) -> &Billing {
+        &self.0.billing
     }
     pub fn clock(&self) -> &Clock {
         &self.0.clock
@@ -165,5 +189,6 @@ fn resolve_config(settings: &Settings) -> anyhow::Result<AppConfig> {
         allowed_hosts,
         client_url: settings.client_url.trim_end_matches('/').to_string(),
         upload_limit: settings.max_upload_bytes,
+        signup_credits: Credits::whole(i64::from(settings.signup_credits)),
     })
 }

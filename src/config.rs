@@ -104,6 +104,28 @@ pub struct Settings {
     #[arg(long, env = "CLARA_GOOGLE_JWKS_URL", default_value = crate::defaults::GOOGLE_JWKS_URL)]
     pub google_jwks_url: String,
 
+    /// Stripe secret key (`sk_live_…`/`sk_test_…`) [default: unset: billing disabled; Rate still
+    /// answers, Buy and Portal answer 503].
+    #[arg(long, env = "CLARA_STRIPE_SECRET_KEY", hide_env_values = true)]
+    pub stripe_secret_key: Option<String>,
+
+    /// Signing secret of the webhook endpoint `/api/v1/stripe/settle` (`whsec_…`).
+    #[arg(long, env = "CLARA_STRIPE_WEBHOOK_SECRET", hide_env_values = true)]
+    pub stripe_webhook_secret: Option<String>,
+
+    /// Base URL of the Stripe API [default: Stripe's own] (tests point it at a stand-in).
+    #[arg(long, env = "CLARA_STRIPE_API_BASE")]
+    pub stripe_api_base: Option<String>,
+
+    /// Credit rate bands: `lower-upper:credits_per_usd:stripe_price_id`, comma separated,
+    /// amounts in whole US dollars.
+    #[arg(long, env = "CLARA_CREDIT_RATES", default_value = crate::billing::rates::DEFAULT)]
+    pub credit_rates: crate::billing::Rates,
+
+    /// Free credits granted at registration, as a "Free credits on signup." entry.
+    #[arg(long, env = "CLARA_SIGNUP_CREDITS", default_value_t = 0)]
+    pub signup_credits: u32,
+
     /// Largest multipart upload the REST API reads, in bytes (all files of one request).
     #[arg(long, env = "CLARA_MAX_UPLOAD_BYTES", default_value_t = crate::defaults::UPLOAD_LIMIT)]
     pub max_upload_bytes: usize,
@@ -146,6 +168,14 @@ impl std::fmt::Debug for Settings {
             .field("google_client_id", &self.google_client_id)
             .field("google_jwks_url", &self.google_jwks_url)
             .field("max_upload_bytes", &self.max_upload_bytes)
+            .field("stripe_secret_key", &redact(&self.stripe_secret_key))
+            .field(
+                "stripe_webhook_secret",
+                &redact(&self.stripe_webhook_secret),
+            )
+            .field("stripe_api_base", &self.stripe_api_base)
+            .field("credit_rates", &self.credit_rates)
+            .field("signup_credits", &self.signup_credits)
             .field("api_key", &redact(&self.api_key))
             .field("user_id", &self.user_id)
             .finish()

@@ -35,6 +35,14 @@ pub enum Error {
     /// `{0} with the given identifier already exists.`
     #[error("{0} with the given identifier already exists.")]
     AlreadyExists(&'static str),
+    #[error("No credits rate found for the given amount.")]
+    NoRate,
+    /// A Stripe webhook whose signature is missing, wrong or stale.
+    #[error("The Stripe signature is missing, invalid or expired.")]
+    BadSignature,
+    /// An optional integration (billing) that this server was not configured for.
+    #[error("{0} is not configured on this server.")]
+    NotConfigured(&'static str),
     #[error("You have exceeded the rate limit.")]
     RateLimited { retry_after_secs: u64 },
     /// A dependency (database, mail, Stripe) is not answering; details only in the log.
@@ -72,14 +80,16 @@ impl Error {
 
     pub fn status(&self) -> StatusCode {
         match self {
-            Self::EmptyBody | Self::InvalidInput(_) | Self::AlreadyExists(_) => {
-                StatusCode::BAD_REQUEST
-            }
+            Self::EmptyBody
+            | Self::InvalidInput(_)
+            | Self::AlreadyExists(_)
+            | Self::BadSignature => StatusCode::BAD_REQUEST,
             Self::Unauthorized { .. } | Self::MissingCredential { .. } | Self::Inactive => {
                 StatusCode::UNAUTHORIZED
             }
             Self::Forbidden | Self::InsufficientCredits => StatusCode::FORBIDDEN,
-            Self::NotFound(_) => StatusCode::NOT_FOUND,
+            Self::NotFound(_) | Self::NoRate => StatusCode::NOT_FOUND,
+            Self::NotConfigured(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -95,6 +105,9 @@ impl Error {
             Self::Forbidden => "forbidden",
             Self::InsufficientCredits => "insufficient_credits",
             Self::NotFound(_) => "not_found",
+            Self::NoRate => "no_rate",
+            Self::BadSignature => "bad_signature",
+            Self::NotConfigured(_) => "not_configured",
             Self::AlreadyExists(_) => "already_exists",
             Self::RateLimited { .. } => "rate_limited",
             Self::Unavailable(_) => "unavailable",

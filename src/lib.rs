@@ -12,12 +12,14 @@
 //! - [`services`]: the domain, `(app, actor, typed input) -> Result<output>`. Imports no
 //!   adapter, no catalog, no `http`/`axum`/`rmcp`.
 //! - [`app`]: the handle (store, mailer, limiter, hasher, Google verifier, clock, config).
-//! - [`store`] (all SQL), [`mail`] (lettre, outbox worker), [`google`], [`hasher`],
-//!   [`ratelimit`]: infrastructure, below the domain.
+//! - [`store`] (all SQL), [`mail`] (lettre, outbox worker), [`billing`] (Stripe client, rate
+//!   bands, webhook signatures), [`google`], [`hasher`], [`ratelimit`]: infrastructure, below
+//!   the domain.
 //! - Leaves: [`model`] (domain values: `User`, `Credits`, ids, emails), [`error`], [`caller`],
 //!   [`clock`], [`crypto`], [`config`], [`defaults`], [`secrets`], [`telemetry`].
 
 pub mod app;
+pub mod billing;
 pub mod caller;
 pub mod catalog;
 pub mod clock;

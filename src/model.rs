@@ -48,6 +48,19 @@ impl Credits {
     }
 }
 
+impl Credits {
+    /// The amount as Python prints a float (`10.0`, `12.5`), the wording of the original's
+    /// ledger descriptions ("Admin updated credits from 0.0 to 10.0.").
+    pub fn as_python_float(self) -> String {
+        let text = self.to_string();
+        let text = text.trim_end_matches('0');
+        match text.strip_suffix('.') {
+            Some(whole) => format!("{whole}.0"),
+            None => text.to_string(),
+        }
+    }
+}
+
 impl fmt::Display for Credits {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let sign = if self.0 < 0 { "-" } else { "" };
@@ -171,6 +184,37 @@ pub fn check_password(password: &str) -> Result<()> {
     }
 }
 
+/// Which way a ledger entry moves the balance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EntryKind {
+    Credit,
+    Debit,
+}
+
+impl EntryKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Credit => "CREDIT",
+            Self::Debit => "DEBIT",
+        }
+    }
+}
+
+/// One immutable ledger entry.
+#[derive(Debug, Clone)]
+pub struct Transaction {
+    pub id: String,
+    pub user_id: UserId,
+    pub kind: EntryKind,
+    pub description: String,
+    /// Magnitude; `kind` gives the direction.
+    pub credits: Credits,
+    /// US dollars, in cents.
+    pub fiat: Credits,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
 /// A Clara account.
 #[derive(Debug, Clone)]
 pub struct User {
@@ -222,6 +266,10 @@ mod tests {
         );
         assert!(Credits::from_hundredths(i64::MAX).checked_add(a).is_none());
         assert_eq!(Credits::from_hundredths(-5).to_string(), "-0.05");
+        assert_eq!(Credits::whole(10).as_python_float(), "10.0");
+        assert_eq!(Credits::from_hundredths(1250).as_python_float(), "12.5");
+        assert_eq!(Credits::from_hundredths(1).as_python_float(), "0.01");
+        assert_eq!(Credits::ZERO.as_python_float(), "0.0");
     }
 
     #[test]

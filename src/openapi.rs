@@ -5,7 +5,7 @@
 use serde_json::{Map, Value, json};
 
 use crate::{
-    catalog::{self, Body, OpInfo},
+    catalog::{self, Body, OpInfo, RestData},
     defaults::API_PREFIX as PREFIX,
 };
 
@@ -155,10 +155,17 @@ fn success(op: &OpInfo) -> Value {
 }
 
 fn envelope(op: &OpInfo) -> Value {
-    let data = if op.rest_data_null {
-        json!({"type": "null"})
-    } else {
-        Value::Object(op.output_schema.clone())
+    let data = match op.rest_data {
+        RestData::Null => json!({"type": "null"}),
+        RestData::Output => Value::Object(op.output_schema.clone()),
+        RestData::Items => {
+            // The `items` array itself, keeping the definitions it refers to.
+            let mut items = op.output_schema["properties"]["items"].clone();
+            if let (Some(defs), Value::Object(map)) = (op.output_schema.get("$defs"), &mut items) {
+                map.insert("$defs".into(), defs.clone());
+            }
+            items
+        }
     };
     json!({
         "type": "object",

@@ -4,7 +4,7 @@
 
 use http::StatusCode;
 
-use super::{Accepts, Body, Contract, Effect, Hints, Operation};
+use super::{Accepts, Body, Contract, Effect, Hints, Operation, RestData};
 use crate::{
     app::App,
     error::Result,
@@ -116,7 +116,7 @@ impl Operation for ChangePassword {
         hints: Hints::DESTRUCTIVE,
         body: Body::Json,
         message: "User password changed successfully.",
-        rest_data_null: true,
+        rest_data: RestData::Null,
         ..Contract::patch("/users/{user_email}/password")
     };
     type In = passwords::ChangePassword;
@@ -139,7 +139,7 @@ impl Operation for SendOtp {
         hints: Hints::WRITE.open_world(),
         status: StatusCode::CREATED,
         message: "OTP sent successfully.",
-        rest_data_null: true,
+        rest_data: RestData::Null,
         ..Contract::post("/users/{user_email}/otp/{otp_type}")
     };
     type In = otp::SendOtp;
@@ -179,7 +179,7 @@ impl Operation for Enable2fa {
         hints: Hints::WRITE.idempotent(),
         body: Body::Json,
         message: "User 2FA enabled successfully.",
-        rest_data_null: true,
+        rest_data: RestData::Null,
         ..Contract::post("/users/{user_id}/2fa")
     };
     type In = two_factor::TwoFactorCode;

@@ -2,11 +2,15 @@
 //! effect, typed input and output) defined once, as an [`Operation`] impl whose `call` delegates
 //! to one domain function, and listed in [`all`]. The REST router, the MCP tool list,
 //! `schemas/`, the OpenAPI document, the README table check and the parity tests are all
-//! generated from this list. One file per area: [`auth`], [`users`], [`api_keys`], [`misc`].
+//! generated from this list. One file per area: [`auth`], [`users`], [`api_keys`],
+//! [`credits`], [`billing`], [`misc`], [`admin`].
 //! Imports the domain (`services`) and `http` types; never an adapter (`rest`, `mcp`).
 
+pub mod admin;
 pub mod api_keys;
 pub mod auth;
+pub mod billing;
+pub mod credits;
 pub mod misc;
 pub mod users;
 
@@ -152,9 +156,22 @@ pub struct Contract {
     pub status: StatusCode,
     /// The documented success message.
     pub message: &'static str,
-    /// The REST envelope's `data` is `null` on success (MCP still returns the output object).
-    pub rest_data_null: bool,
+    /// What the REST envelope's `data` holds on success.
+    pub rest_data: RestData,
     pub effect: Effect,
+    /// Served as an MCP tool too (false: REST only, like the admin routes).
+    pub mcp: bool,
+}
+
+/// What the REST envelope's `data` holds on success; MCP always returns the output object.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RestData {
+    /// The output object.
+    Output,
+    /// `null` (the output is only `{message}`).
+    Null,
+    /// The output's `items` array (a documented list; a tool result must be an object).
+    Items,
 }
 
 impl Contract {
@@ -187,8 +204,9 @@ impl Contract {
             body: Body::None,
             status: StatusCode::OK,
             message: "",
-            rest_data_null: false,
+            rest_data: RestData::Output,
             effect: Effect::None,
+            mcp: true,
         }
     }
 }
@@ -359,13 +377,27 @@ pub fn all() -> &'static [OpInfo] {
             entry::<users::Update>(),
             entry::<api_keys::View>(),
             entry::<api_keys::Reset>(),
+            entry::<credits::List>(),
+            entry::<credits::View>(),
+            entry::<billing::Rate>(),
+            entry::<billing::Portal>(),
+            entry::<billing::Buy>(),
             entry::<misc::Health>(),
             entry::<misc::Version>(),
+            entry::<admin::ListUsers>(),
+            entry::<admin::SetCredits>(),
+            entry::<admin::DeleteUser>(),
+            entry::<credits::Create>(),
         ]
     })
 }
 
-/// The operation with this tool name.
+/// The operation with this name.
 pub fn find(name: &str) -> Option<&'static OpInfo> {
     all().iter().find(|op| op.name == name)
+}
+
+/// The operations MCP serves as tools.
+pub fn tools() -> impl Iterator<Item = &'static OpInfo> {
+    all().iter().filter(|op| op.mcp)
 }

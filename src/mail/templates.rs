@@ -154,6 +154,21 @@ pub fn two_factor(to: &str, name: Option<&str>, enabled: bool) -> Mail {
     )
 }
 
+/// A delayed payment (bank debit…) for a credit purchase failed: nothing was credited.
+pub fn payment_failed(to: &str, name: Option<&str>, credits: &str, fiat: &str) -> Mail {
+    compose(
+        to,
+        "Your Clara credit purchase failed",
+        name,
+        &[
+            format!(
+                "The payment of ${fiat} for {credits} credits did not go through, so no credits were added."
+            ),
+            "You can try again with another payment method from the credits page.".into(),
+        ],
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -160,7 +160,7 @@ impl ClaraMcp {
 /// The tool list, generated once from the catalog.
 pub fn tools() -> &'static [Tool] {
     static TOOLS: OnceLock<Vec<Tool>> = OnceLock::new();
-    TOOLS.get_or_init(|| catalog::all().iter().map(tool).collect())
+    TOOLS.get_or_init(|| catalog::tools().map(tool).collect())
 }
 
 fn tool(op: &OpInfo) -> Tool {
@@ -216,7 +216,7 @@ impl ServerHandler for ClaraMcp {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
-        let Some(op) = catalog::find(&request.name) else {
+        let Some(op) = catalog::find(&request.name).filter(|op| op.mcp) else {
             #[cfg(feature = "conformance")]
             if fixtures::is_fixture(&request.name) {
                 return fixtures::call_tool(request, context).await;

@@ -20,7 +20,7 @@ use super::{
 use crate::{
     app::App,
     caller::{Caller, Credential},
-    catalog::{Accepts, OpInfo},
+    catalog::{Accepts, OpInfo, RestData},
     defaults::JSON_BODY_LIMIT,
 };
 
@@ -78,8 +78,14 @@ async fn answer(
         args.insert("password".into(), Value::String(password.clone()));
     }
     match (op.invoke)(app, caller, Value::Object(args)).await {
-        Ok(outcome) if op.rest_data_null => respond(outcome.status, outcome.message, Value::Null),
-        Ok(outcome) => respond(outcome.status, outcome.message, outcome.data),
+        Ok(outcome) => {
+            let data = match op.rest_data {
+                RestData::Output => outcome.data,
+                RestData::Null => Value::Null,
+                RestData::Items => outcome.data.get("items").cloned().unwrap_or_default(),
+            };
+            respond(outcome.status, outcome.message, data)
+        }
         Err(err) => Rejection::from(err).into_response(),
     }
 }

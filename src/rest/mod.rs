@@ -1,5 +1,5 @@
 //! The REST adapter: `/api/v1` routes generated from the catalog, hand-written routes beside
-//! them ([`extra_routes`]: the OpenAPI document now, the Stripe webhook later), and the
+//! them ([`extra_routes`]: the OpenAPI document and the Stripe webhook), and the
 //! documented error answers for unknown routes, wrong methods, bad bodies and panics; open CORS;
 //! request tracing.
 
@@ -7,13 +7,14 @@ mod envelope;
 mod handler;
 mod input;
 mod rejection;
+mod webhook;
 
 use std::{collections::BTreeMap, time::Duration};
 
 use axum::{
     Json, Router,
     response::{IntoResponse, Response},
-    routing::{MethodFilter, MethodRouter, get},
+    routing::{MethodFilter, MethodRouter, get, post},
 };
 use tower_http::{
     catch_panic::CatchPanicLayer,
@@ -67,7 +68,9 @@ pub fn router(app: App, extra: Router<App>) -> Router {
 
 /// Routes that are not catalog operations (they need the raw request, or are documents).
 pub fn extra_routes() -> Router<App> {
-    Router::new().route("/openapi.json", get(openapi))
+    Router::new()
+        .route("/openapi.json", get(openapi))
+        .route("/stripe/settle", post(webhook::settle))
 }
 
 fn method_filter(verb: Verb) -> MethodFilter {

@@ -4,14 +4,18 @@
 //! Imports no adapter (`rest`, `mcp`), no `catalog`, no `http`/`axum`/`rmcp`; SQL lives in
 //! `store`.
 
+pub mod admin;
 pub mod api_keys;
 pub mod auth;
+pub mod billing;
+pub mod credits;
 pub mod misc;
 pub mod otp;
 pub mod passwords;
 pub mod sessions;
 pub mod signup;
 pub mod totp;
+pub mod transactions;
 pub mod two_factor;
 pub mod users;
 

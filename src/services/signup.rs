@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     auth::{self, Actor},
+    credits::{self, Entry},
     otp::{self, OtpType},
     users::{PublicUser, clean_name, title_case},
 };
@@ -54,8 +55,24 @@ fn new_user(app: &App, email: Email, password_hash: String) -> User {
     }
 }
 
-/// Creates the account, its first session and the welcome mail with the activation code, in
-/// one transaction. Returns the user with its token.
+/// Grants `CLARA_SIGNUP_CREDITS` to a new account, in the transaction that creates it.
+async fn signup_credits(app: &App, tx: &mut sqlx::AnyConnection, user: &mut User) -> Result<()> {
+    let free = app.config().signup_credits;
+    if free.hundredths() > 0 {
+        credits::record(
+            app,
+            tx,
+            &user.id,
+            &Entry::credit(free, "Free credits on signup."),
+        )
+        .await?;
+        user.credits = free;
+    }
+    Ok(())
+}
+
+/// Creates the account, its first session, its signup credits and the welcome mail with the
+/// activation code, in one transaction. Returns the user with its token.
 pub async fn register(app: &App, _actor: &Actor, input: Register) -> Result<PublicUser> {
     let first_name = clean_name("first_name", &input.first_name)?;
     let last_name = clean_name("last_name", &input.last_name)?;
@@ -67,6 +84,7 @@ pub async fn register(app: &App, _actor: &Actor, input: Register) -> Result<Publ
     user.last_name = Some(last_name);
     let mut tx = app.store().begin().await?;
     users::insert(&mut tx, &user).await?;
+    signup_credits(app, &mut tx, &mut user).await?;
     let code = otp::issue(app, &mut tx, user.id.as_str(), OtpType::Activation).await?;
     let token = auth::start_session(app, &mut tx, user.id.as_str()).await?;
     let mail = templates::welcome(
@@ -148,6 +166,7 @@ pub async fn google(app: &App, _actor: &Actor, input: GoogleSignIn) -> Result<Pu
                 user.active = true;
                 user.google_user_id = Some(identity.sub.clone());
                 users::insert(&mut tx, &user).await?;
+                signup_credits(app, &mut tx, &mut user).await?;
                 (user, true)
             }
         },

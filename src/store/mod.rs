@@ -2,8 +2,10 @@
 //! scheme; one portable SQL text per query (`$n` bind parameters, BIGINT integers and flags,
 //! TEXT ids); migrations per backend with identical file names. Must not depend on axum or rmcp.
 
+pub mod billing;
 pub mod codes;
 pub mod credentials;
+pub mod ledger;
 pub mod outbox;
 pub mod users;
 
@@ -111,6 +113,24 @@ impl Store {
     /// write lock at its first statement and never has to upgrade a read lock.
     pub async fn begin(&self) -> Result<Transaction<'static, Any>, sqlx::Error> {
         self.pool.begin().await
+    }
+
+    /// A transaction that reads before it writes: on SQLite it takes the write lock at BEGIN
+    /// (`BEGIN IMMEDIATE`), so two of them never read the same state and then both write; on
+    /// PostgreSQL the reads that matter lock their rows (`FOR UPDATE`, see [`Store::lock_clause`]).
+    pub async fn begin_write(&self) -> Result<Transaction<'static, Any>, sqlx::Error> {
+        match self.backend {
+            Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            Backend::Postgres => self.pool.begin().await,
+        }
+    }
+
+    /// ` FOR UPDATE` on PostgreSQL (SQLite has no row locks; `begin_write` holds the database).
+    pub fn lock_clause(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite => "",
+            Backend::Postgres => " FOR UPDATE",
+        }
     }
 
     pub async fn close(&self) {

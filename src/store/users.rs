@@ -219,3 +219,47 @@ pub async fn accept_totp_step(conn: &mut AnyConnection, id: &str, step: i64) -> 
             .bind(step);
     Ok(changed(conn, query).await?)
 }
+
+/// A page of users, oldest first.
+pub async fn page(conn: &mut AnyConnection, limit: i64, offset: i64) -> Result<Vec<User>> {
+    let sql = format!("SELECT {COLUMNS} FROM users ORDER BY created_at, id LIMIT $1 OFFSET $2");
+    let rows = sqlx::query_as::<_, UserRow>(sqlx::AssertSqlSafe(sql))
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(conn)
+        .await?;
+    Ok(rows.into_iter().map(User::from).collect())
+}
+
+/// Deletes a user and, by cascade, everything that is theirs. False when there was none.
+pub async fn delete(conn: &mut AnyConnection, id: &str) -> Result<bool> {
+    let query = sqlx::query("DELETE FROM users WHERE id = $1").bind(id.to_string());
+    Ok(changed(conn, query).await?)
+}
+
+/// The user's Stripe customer id, if one was made.
+pub async fn stripe_customer(conn: &mut AnyConnection, id: &str) -> Result<Option<String>> {
+    let row: Option<(Option<String>,)> =
+        sqlx::query_as("SELECT stripe_customer_id FROM users WHERE id = $1")
+            .bind(id.to_string())
+            .fetch_optional(conn)
+            .await?;
+    Ok(row.and_then(|(c,)| c))
+}
+
+/// Records the user's Stripe customer unless one is recorded already; returns the one that
+/// is recorded afterwards (so two racing first calls agree on one).
+pub async fn claim_stripe_customer(
+    conn: &mut AnyConnection,
+    id: &str,
+    customer: &str,
+) -> Result<Option<String>> {
+    sqlx::query(
+        "UPDATE users SET stripe_customer_id = $2 WHERE id = $1 AND stripe_customer_id IS NULL",
+    )
+    .bind(id.to_string())
+    .bind(customer.to_string())
+    .execute(&mut *conn)
+    .await?;
+    stripe_customer(conn, id).await
+}

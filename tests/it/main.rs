@@ -5,6 +5,7 @@ mod support;
 mod accounts;
 mod accounts_mcp;
 mod bad_input;
+mod billing;
 mod catalog;
 mod cli;
 mod google;

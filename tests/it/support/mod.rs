@@ -7,6 +7,7 @@ pub mod google;
 pub mod mcp;
 pub mod smtp;
 pub mod sse;
+pub mod stripe;
 pub mod typed;
 
 use std::{net::SocketAddr, path::PathBuf};
@@ -20,6 +21,8 @@ pub struct TestApp {
     pub smtp: smtp::SmtpSink,
     /// The JWKS the app fetches Google's keys from.
     pub google: google::GoogleStandIn,
+    /// The Stripe API the app's billing talks to.
+    pub stripe: stripe::StripeStandIn,
     pub app: App,
     pub data_dir: tempfile::TempDir,
     pub database_url: String,
@@ -65,7 +68,12 @@ impl TestApp {
         let (database_url, pg_cleanup) = fresh_database(data_dir.path()).await;
         let smtp = smtp::SmtpSink::start().await;
         let google = google::GoogleStandIn::start().await;
+        let stripe = stripe::StripeStandIn::start().await;
         let mut settings = settings(data_dir.path().to_path_buf(), &database_url);
+        settings.stripe_secret_key = Some(stripe::SECRET_KEY.into());
+        settings.stripe_webhook_secret = Some(stripe::WEBHOOK_SECRET.into());
+        settings.stripe_api_base = Some(stripe.url());
+        settings.credit_rates = stripe::RATES.parse().unwrap();
         settings.smtp_url = Some(format!("smtp://{}", smtp.addr));
         settings.google_client_id = Some(google::CLIENT_ID.into());
         settings.google_jwks_url = google.jwks_url();
@@ -81,6 +89,7 @@ impl TestApp {
             addr,
             smtp,
             google,
+            stripe,
             app,
             data_dir,
             database_url,
@@ -145,6 +154,10 @@ impl TestApp {
             ("CLARA_RATE_LIMIT", "100000/s".into()),
             ("CLARA_GOOGLE_CLIENT_ID", google::CLIENT_ID.into()),
             ("CLARA_GOOGLE_JWKS_URL", self.google.jwks_url()),
+            ("CLARA_STRIPE_SECRET_KEY", stripe::SECRET_KEY.into()),
+            ("CLARA_STRIPE_WEBHOOK_SECRET", stripe::WEBHOOK_SECRET.into()),
+            ("CLARA_STRIPE_API_BASE", self.stripe.url()),
+            ("CLARA_CREDIT_RATES", stripe::RATES.into()),
             ("RUST_LOG", "warn".into()),
         ]
     }
@@ -202,6 +215,11 @@ pub fn settings(data_dir: PathBuf, database_url: &str) -> Settings {
         google_client_id: None,
         google_jwks_url: String::new(),
         max_upload_bytes: clara::defaults::UPLOAD_LIMIT,
+        stripe_secret_key: None,
+        stripe_webhook_secret: None,
+        stripe_api_base: None,
+        credit_rates: clara::billing::rates::DEFAULT.parse().unwrap(),
+        signup_credits: 0,
         api_key: None,
         user_id: None,
     }

@@ -4,7 +4,7 @@
 //! rest as query (no-body routes) or JSON body, Login's email and password as Basic.
 
 use clara::{
-    catalog::{Accepts, Body, Contract, Operation},
+    catalog::{Accepts, Body, Contract, Operation, RestData},
     error::ErrorBody,
 };
 use rmcp::model::{CallToolRequestParams, CallToolResult};
@@ -101,8 +101,10 @@ pub fn decode_rest<T: DeserializeOwned>(
     if (200..300).contains(&reply.status) {
         let data = if reply.status == 204 {
             json!({ "message": contract.message })
-        } else if contract.rest_data_null {
+        } else if contract.rest_data == RestData::Null {
             json!({ "message": reply.message() })
+        } else if contract.rest_data == RestData::Items {
+            json!({ "items": reply.data() })
         } else {
             reply.data().clone()
         };
