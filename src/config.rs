@@ -21,6 +21,9 @@ pub enum Command {
     Stdio(Settings),
     /// Apply database migrations and exit.
     Migrate(Settings),
+    /// Billing maintenance.
+    #[command(subcommand)]
+    Billing(BillingCommand),
     /// Write the JSON Schemas and the OpenAPI document into `schemas/` (or check them).
     Schemas {
         /// Fail if the files differ from what the code generates, instead of writing them.
@@ -30,6 +33,41 @@ pub enum Command {
         #[arg(long, default_value = "schemas")]
         dir: PathBuf,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum BillingCommand {
+    /// Fetch the recent complete Checkout Sessions from Stripe and credit any that the webhook
+    /// missed (idempotent: nothing is credited twice).
+    Reconcile {
+        /// How far back to look: `3d`, `12h`, `90m` or seconds.
+        #[arg(long, default_value = "3d", value_parser = parse_span)]
+        since: i64,
+        #[command(flatten)]
+        settings: Settings,
+    },
+}
+
+/// `3d`, `12h`, `90m`, `45s` or a bare number of seconds.
+fn parse_span(text: &str) -> Result<i64, String> {
+    let text = text.trim();
+    let (number, unit) = match text.char_indices().last() {
+        Some((at, c)) if c.is_ascii_alphabetic() => (&text[..at], c),
+        _ => (text, 's'),
+    };
+    let n: i64 = number
+        .parse()
+        .map_err(|_| format!("{text:?}: expected a number with d, h, m or s"))?;
+    let unit = match unit {
+        'd' => 86_400,
+        'h' => 3_600,
+        'm' => 60,
+        's' => 1,
+        other => return Err(format!("unknown unit {other:?}; use d, h, m or s")),
+    };
+    n.checked_mul(unit)
+        .filter(|secs| *secs > 0)
+        .ok_or_else(|| format!("{text:?}: must be positive"))
 }
 
 /// Runtime settings shared by `serve`, `stdio` and `migrate`.
@@ -197,6 +235,14 @@ fn redact_url(url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn spans_parse() {
+        assert_eq!(parse_span("3d"), Ok(3 * 86_400));
+        assert_eq!(parse_span("12h"), Ok(43_200));
+        assert_eq!(parse_span("90"), Ok(90));
+        assert!(parse_span("0d").is_err() && parse_span("3w").is_err() && parse_span("x").is_err());
+    }
 
     #[test]
     fn database_passwords_are_redacted() {

@@ -3,8 +3,10 @@
 use clap::Parser;
 use clara::{
     app::App,
-    config::{Cli, Command},
-    schemas, server, telemetry,
+    config::{BillingCommand, Cli, Command},
+    schemas, server,
+    services::billing,
+    telemetry,
 };
 
 #[tokio::main]
@@ -28,6 +30,23 @@ async fn main() -> anyhow::Result<()> {
         Command::Migrate(settings) => {
             App::build(&settings).await?;
             tracing::info!("migrations applied");
+        }
+        Command::Billing(BillingCommand::Reconcile { since, settings }) => {
+            let app = App::build(&settings).await?;
+            let report = billing::reconcile(&app, since)
+                .await
+                .map_err(|e| anyhow::anyhow!("reconcile: {e}"))?;
+            for (session, user, credits) in &report.credited {
+                println!("credited {credits} credits to {user} for {session}");
+            }
+            println!(
+                "{} complete sessions: {} credited now, {} already credited, {} not paid yet",
+                report.sessions,
+                report.credited.len(),
+                report.already,
+                report.unpaid
+            );
+            app.store().close().await;
         }
         Command::Schemas { check: false, dir } => schemas::write(&dir)?,
         Command::Schemas { check: true, dir } => {

@@ -799,3 +799,41 @@ async fn fulfilment_is_a_domain_function_any_caller_can_use() {
         .unwrap();
     assert_eq!(second, Fulfilled::Already);
 }
+
+#[tokio::test]
+async fn the_reconcile_command_credits_what_the_webhook_missed() {
+    let app = TestApp::spawn().await;
+    let ann = app.user("ann@example.com").await;
+    app.buy(&ann, 5).await.unwrap();
+    let id = app.stripe.session(None)["id"].as_str().unwrap().to_string();
+    app.stripe.complete(&id, true);
+    let run = || {
+        tokio::process::Command::new(env!("CARGO_BIN_EXE_clara"))
+            .args(["billing", "reconcile", "--since", "1d"])
+            .envs(app.child_env())
+            .output()
+    };
+    let out = run().await.unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout} {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains(&format!("credited 500.00 credits to {} for {id}", ann.id)),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("1 complete sessions: 1 credited now"),
+        "{stdout}"
+    );
+    assert_eq!(app.balance(&ann).await, 500.0);
+    let again = run().await.unwrap();
+    let stdout = String::from_utf8_lossy(&again.stdout);
+    assert!(
+        stdout.contains("0 credited now, 1 already credited"),
+        "{stdout}"
+    );
+    assert_eq!(app.balance(&ann).await, 500.0);
+}
