@@ -3,7 +3,7 @@
 
 use http::StatusCode;
 
-use super::{Accepts, Body, Contract, Hints, Operation, RestData};
+use super::{Accepts, Body, Contract, Effect, Hints, Operation, RestData};
 use crate::{
     app::App,
     error::Result,
@@ -70,6 +70,7 @@ impl Operation for Buy {
         body: Body::Json,
         status: StatusCode::CREATED,
         message: "Checkout session created successfully.",
+        effect: Effect::OpenUrl,
         ..Contract::post("/stripe/buy")
     };
     type In = service::Buy;

@@ -97,6 +97,9 @@ pub enum Effect {
     SignIn,
     /// The presented token was revoked: a connection signed in with it is signed out.
     SignOut,
+    /// The output's `url` is a page for the user to open (a Stripe Checkout): MCP asks clients
+    /// that support URL elicitation to open it. The URL is in the output either way.
+    OpenUrl,
 }
 
 /// An HTTP method the catalog uses (a `Copy` value, so contracts can be constants).

@@ -7,6 +7,7 @@
 mod fixtures;
 mod guard;
 pub mod http;
+mod open_url;
 mod sse;
 
 use std::{
@@ -56,7 +57,7 @@ impl Binding {
     /// Applies a successful call's effect on the connection.
     fn apply(&self, effect: Effect, used: Option<&Credential>, data: &Value) {
         match effect {
-            Effect::None => {}
+            Effect::None | Effect::OpenUrl => {}
             Effect::SignIn => {
                 if let Some(token) = data.get("token").and_then(Value::as_str) {
                     *self.lock() = Some(Credential::Bearer(token.to_string()));
@@ -226,14 +227,22 @@ impl ServerHandler for ClaraMcp {
                 None,
             ));
         };
+        if op.effect == Effect::OpenUrl
+            && let Some(resumed) = open_url::resume(&self.app, &request)
+        {
+            // The retry of an input-required call: the output it sealed, not a second run.
+            let output = resumed.map_err(|why| McpError::invalid_params(why, None))?;
+            return Ok(CallToolResult::structured(output).into());
+        }
         let caller = self.caller(&context);
-        let args = Value::Object(request.arguments.unwrap_or_default());
+        let args = Value::Object(request.arguments.clone().unwrap_or_default());
         let span = tracing::info_span!("tool", name = op.name);
-        Ok(self
-            .call_operation(op, args, caller)
-            .instrument(span)
-            .await
-            .into())
+        let result = self.call_operation(op, args, caller).instrument(span).await;
+        if op.effect == Effect::OpenUrl {
+            let ask = open_url::how(&context);
+            return Ok(open_url::answer(&self.app, &context, op.name, ask, result).await);
+        }
+        Ok(result.into())
     }
 
     #[cfg(feature = "conformance")]

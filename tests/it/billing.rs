@@ -837,3 +837,132 @@ async fn the_reconcile_command_credits_what_the_webhook_missed() {
     );
     assert_eq!(app.balance(&ann).await, 500.0);
 }
+
+/// A client that supports URL elicitation and accepts, remembering the URLs it was asked to open.
+#[derive(Clone, Default)]
+struct OpensUrls(std::sync::Arc<std::sync::Mutex<Vec<String>>>);
+
+impl rmcp::ClientHandler for OpensUrls {
+    fn get_info(&self) -> rmcp::model::ClientConfig {
+        let mut info = rmcp::model::ClientConfig::default();
+        let url = rmcp::model::UrlElicitationCapability::new();
+        info.capabilities.elicitation =
+            Some(rmcp::model::ElicitationCapability::new().with_url(url));
+        info
+    }
+
+    async fn create_elicitation(
+        &self,
+        request: rmcp::model::ElicitRequestParams,
+        _context: rmcp::service::RequestContext<rmcp::RoleClient>,
+    ) -> Result<rmcp::model::ElicitResult, rmcp::ErrorData> {
+        if let rmcp::model::ElicitRequestParams::UrlElicitationParams { url, .. } = request {
+            self.0.lock().unwrap().push(url);
+        }
+        Ok(rmcp::model::ElicitResult::new(
+            rmcp::model::ElicitationAction::Accept,
+        ))
+    }
+}
+
+#[tokio::test]
+async fn over_mcp_buy_asks_clients_with_url_elicitation_to_open_the_checkout() {
+    let app = TestApp::spawn().await;
+    let ann = app.user("ann@example.com").await;
+    for transport in crate::support::mcp::ALL {
+        let opened = OpensUrls::default();
+        let headers = [("authorization", ann.bearer())];
+        let headers: Vec<(&str, &str)> = headers.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let client = app.mcp_handler(transport, &headers, opened.clone()).await;
+        let before = app.stripe.sessions();
+        let input = Buy {
+            amount: 5,
+            return_path: String::new(),
+        };
+        let checkout = op::<billing::Buy>(&client, input).await.unwrap();
+        assert_eq!(
+            *opened.0.lock().unwrap(),
+            vec![checkout.url.clone()],
+            "{transport:?}"
+        );
+        assert_eq!(
+            app.stripe.sessions(),
+            before + 1,
+            "{transport:?}: one Checkout Session"
+        );
+        client.cancel().await.unwrap();
+    }
+    // A client without URL elicitation just gets the result.
+    let client = app
+        .mcp_with(Transport::Http, &[("authorization", &ann.bearer())])
+        .await;
+    let input = Buy {
+        amount: 5,
+        return_path: String::new(),
+    };
+    assert!(op::<billing::Buy>(&client, input).await.is_ok());
+}
+
+/// One stateless (2026-07-28) JSON-RPC call on `/mcp`, as a raw HTTP request.
+async fn stateless_call(app: &TestApp, bearer: &str, params: Value) -> Value {
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": params});
+    let reply = app
+        .http
+        .post(app.url("/mcp"))
+        .header("authorization", bearer)
+        .header("accept", "application/json, text/event-stream")
+        .header("mcp-protocol-version", "2026-07-28")
+        .header("mcp-method", "tools/call")
+        .header("mcp-name", "stripe_buy")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let text = reply.text().await.unwrap();
+    let json = text
+        .lines()
+        .find_map(|l| l.strip_prefix("data:"))
+        .unwrap_or(&text)
+        .trim()
+        .to_string();
+    serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}: {text}"))
+}
+
+#[tokio::test]
+async fn a_stateless_client_gets_an_input_required_url_elicitation_and_its_retry_runs_nothing_twice() {
+    let app = TestApp::spawn().await;
+    let ann = app.user("ann@example.com").await;
+    let meta = json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": {"elicitation": {"url": {}}},
+        "io.modelcontextprotocol/clientInfo": {"name": "stateless-test", "version": "1"},
+    });
+    let first = stateless_call(
+        &app,
+        &ann.bearer(),
+        json!({"name": "stripe_buy", "arguments": {"amount": 5}, "_meta": meta}),
+    )
+    .await;
+    let result = &first["result"];
+    assert_eq!(result["resultType"], "input_required", "{first}");
+    let (key, request) = result["inputRequests"].as_object().unwrap().iter().next().unwrap();
+    assert_eq!(request["method"], "elicitation/create", "{request}");
+    assert_eq!(request["params"]["mode"], "url");
+    let url = request["params"]["url"].as_str().unwrap().to_string();
+    assert!(url.starts_with("https://checkout.stripe.com/"));
+    let state = result["requestState"].as_str().unwrap();
+
+    let responses = json!({ key.as_str(): {"action": "accept"} });
+    let retry = json!({"name": "stripe_buy", "arguments": {"amount": 5}, "_meta": meta,
+                       "inputResponses": responses, "requestState": state});
+    let second = stateless_call(&app, &ann.bearer(), retry).await;
+    assert_eq!(second["result"]["structuredContent"]["url"], url.as_str(), "{second}");
+    assert_eq!(app.stripe.sessions(), 1, "the retry creates no second Checkout Session");
+
+    // A forged state is refused.
+    let forged = json!({"name": "stripe_buy", "arguments": {"amount": 5}, "_meta": meta,
+                        "inputResponses": responses, "requestState": "rs2.forged"});
+    let third = stateless_call(&app, &ann.bearer(), forged).await;
+    assert!(third["error"].is_object(), "{third}");
+    assert_eq!(app.stripe.sessions(), 1);
+}

@@ -37,6 +37,16 @@ impl TestApp {
     /// `credentials`: (`Authorization` value, `User-Id` value) pairs as headers over HTTP and SSE;
     /// over stdio the `Authorization` value (a token) becomes `CLARA_API_KEY`.
     pub async fn mcp_with(&self, transport: Transport, headers: &[(&str, &str)]) -> Client {
+        self.mcp_handler(transport, headers, ()).await
+    }
+
+    /// [`TestApp::mcp_with`] with a client handler of the test's own (elicitation…).
+    pub async fn mcp_handler<H: rmcp::ClientHandler>(
+        &self,
+        transport: Transport,
+        headers: &[(&str, &str)],
+        handler: H,
+    ) -> RunningService<RoleClient, H> {
         match transport {
             Transport::Stdio => {
                 let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_clara"));
@@ -54,7 +64,7 @@ impl TestApp {
                     }
                 }
                 let process = TokioChildProcess::new(command).expect("spawn clara stdio");
-                ().serve(process).await.expect("stdio initialize")
+                handler.serve(process).await.expect("stdio initialize")
             }
             Transport::Http => {
                 let map: HashMap<_, _> = headers
@@ -70,11 +80,11 @@ impl TestApp {
                     .custom_headers(map);
                 let transport =
                     StreamableHttpClientTransport::with_client(reqwest::Client::new(), config);
-                ().serve(transport).await.expect("http initialize")
+                handler.serve(transport).await.expect("http initialize")
             }
             Transport::Sse => {
                 let transport = super::sse::connect(&self.url("/sse"), headers).await;
-                ().serve(transport).await.expect("sse initialize")
+                handler.serve(transport).await.expect("sse initialize")
             }
         }
     }

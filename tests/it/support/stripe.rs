@@ -254,6 +254,11 @@ impl StripeStandIn {
         format!("http://{}", self.addr)
     }
 
+    /// How many Checkout Sessions were created.
+    pub fn sessions(&self) -> usize {
+        self.shared.state.lock().unwrap().sessions.len()
+    }
+
     /// How many customers were created.
     pub fn customers(&self) -> usize {
         self.shared.state.lock().unwrap().customers.len()

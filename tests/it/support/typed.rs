@@ -7,11 +7,14 @@ use clara::{
     catalog::{Accepts, Body, Contract, Operation, RestData},
     error::ErrorBody,
 };
-use rmcp::model::{CallToolRequestParams, CallToolResult};
+use rmcp::{
+    Peer, RoleClient,
+    model::{CallToolRequestParams, CallToolResult},
+};
 use serde::{Serialize, de::DeserializeOwned};
 use serde_json::{Map, Value, json};
 
-use super::{RestReply, TestApp, flows::basic, mcp::Client};
+use super::{RestReply, TestApp, flows::basic};
 
 /// The input as a JSON object without its null fields (an omitted optional).
 pub fn args<T: Serialize>(input: &T) -> Map<String, Value> {
@@ -125,7 +128,11 @@ pub fn decode_rest<T: DeserializeOwned>(
 }
 
 /// Calls a tool with JSON object arguments and returns the raw result.
-pub async fn call_raw(client: &Client, name: &str, args: Map<String, Value>) -> CallToolResult {
+pub async fn call_raw(
+    client: &Peer<RoleClient>,
+    name: &str,
+    args: Map<String, Value>,
+) -> CallToolResult {
     client
         .call_tool(CallToolRequestParams::new(name.to_string()).with_arguments(args))
         .await
@@ -153,7 +160,10 @@ pub fn decode_mcp<T: DeserializeOwned>(
 }
 
 /// Calls operation `O` over an MCP connection.
-pub async fn op<O: Operation>(client: &Client, input: O::In) -> Result<O::Out, ErrorBody> {
+pub async fn op<O: Operation>(
+    client: &Peer<RoleClient>,
+    input: O::In,
+) -> Result<O::Out, ErrorBody> {
     let result = call_raw(client, O::CONTRACT.name, args(&input)).await;
     decode_mcp::<O::Out>(O::CONTRACT.name, &result)
 }
