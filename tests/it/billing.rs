@@ -929,7 +929,8 @@ async fn stateless_call(app: &TestApp, bearer: &str, params: Value) -> Value {
 }
 
 #[tokio::test]
-async fn a_stateless_client_gets_an_input_required_url_elicitation_and_its_retry_runs_nothing_twice() {
+async fn a_stateless_client_gets_an_input_required_url_elicitation_and_its_retry_runs_nothing_twice()
+ {
     let app = TestApp::spawn().await;
     let ann = app.user("ann@example.com").await;
     let meta = json!({
@@ -945,7 +946,12 @@ async fn a_stateless_client_gets_an_input_required_url_elicitation_and_its_retry
     .await;
     let result = &first["result"];
     assert_eq!(result["resultType"], "input_required", "{first}");
-    let (key, request) = result["inputRequests"].as_object().unwrap().iter().next().unwrap();
+    let (key, request) = result["inputRequests"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .next()
+        .unwrap();
     assert_eq!(request["method"], "elicitation/create", "{request}");
     assert_eq!(request["params"]["mode"], "url");
     let url = request["params"]["url"].as_str().unwrap().to_string();
@@ -956,8 +962,16 @@ async fn a_stateless_client_gets_an_input_required_url_elicitation_and_its_retry
     let retry = json!({"name": "stripe_buy", "arguments": {"amount": 5}, "_meta": meta,
                        "inputResponses": responses, "requestState": state});
     let second = stateless_call(&app, &ann.bearer(), retry).await;
-    assert_eq!(second["result"]["structuredContent"]["url"], url.as_str(), "{second}");
-    assert_eq!(app.stripe.sessions(), 1, "the retry creates no second Checkout Session");
+    assert_eq!(
+        second["result"]["structuredContent"]["url"],
+        url.as_str(),
+        "{second}"
+    );
+    assert_eq!(
+        app.stripe.sessions(),
+        1,
+        "the retry creates no second Checkout Session"
+    );
 
     // A forged state is refused.
     let forged = json!({"name": "stripe_buy", "arguments": {"amount": 5}, "_meta": meta,
