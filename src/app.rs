@@ -72,6 +72,10 @@ impl App {
         // One TLS provider for every rustls user (SMTP, Google JWKS, PostgreSQL); a no-op when
         // one is installed already.
         let _ = rustls::crypto::ring::default_provider().install_default();
+        secrets::private_dir(&settings.data_dir)?;
+        if secrets::is_open_to_others(&settings.data_dir) {
+            tracing::warn!(dir = %settings.data_dir.display(), "the data directory is readable by other users: chmod 700 it (it holds the secret key, the database and queued mail)");
+        }
         let store = Store::connect(&settings.database_url()).await?;
         store.migrate().await?;
         let config = resolve_config(settings)?;

@@ -234,6 +234,10 @@ pub struct User {
     pub totp_pending_secret: Option<String>,
     /// The last authenticator step accepted (replay protection).
     pub totp_last_step: i64,
+    /// Failed second factors at login in a row.
+    pub second_factor_failures: i64,
+    /// 2FA logins are refused until then (Unix seconds).
+    pub second_factor_locked_until: i64,
     pub created_at: i64,
     pub updated_at: i64,
 }

@@ -13,6 +13,36 @@ pub fn random_hex(bytes: usize) -> String {
     hex::encode(buf)
 }
 
+/// Creates `dir` (and its parents) readable by the owner only (0700); an existing directory
+/// is left as it is.
+pub fn private_dir(dir: &Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::DirBuilderExt as _;
+    if dir.is_dir() {
+        return Ok(());
+    }
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .with_context(|| format!("creating {}", dir.display()))
+}
+
+/// Restricts existing files to their owner (0600); missing ones are skipped.
+pub fn private_files(paths: &[std::path::PathBuf]) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt as _;
+    for path in paths.iter().filter(|p| p.exists()) {
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+            .with_context(|| format!("restricting {}", path.display()))?;
+    }
+    Ok(())
+}
+
+/// True when others than the owner may read or enter `dir`.
+pub fn is_open_to_others(dir: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::metadata(dir).is_ok_and(|m| m.permissions().mode() & 0o077 != 0)
+}
+
 /// Reads `dir/name`, or creates it (mode 0600) with `generate()` when it does not exist.
 /// Returns the value and whether it was created just now.
 pub fn load_or_create(
@@ -30,7 +60,7 @@ pub fn load_or_create(
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
         Err(err) => return Err(err).with_context(|| format!("reading {}", path.display())),
     }
-    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    private_dir(dir)?;
     let value = generate();
     // create_new: two processes starting at once must not overwrite each other's secret.
     let file = std::fs::OpenOptions::new()

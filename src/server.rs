@@ -12,7 +12,9 @@ use crate::{app::App, mail, mcp, rest};
 /// Every HTTP route: REST under `/api/v1` (catalog routes plus the hand-written ones), MCP
 /// Streamable HTTP at `/mcp`, legacy SSE at `/sse` + `/messages`.
 pub fn router(app: &App) -> Router {
-    rest::router(app.clone(), rest::extra_routes()).merge(mcp::http::router(app.clone()))
+    rest::router(app.clone(), rest::extra_routes())
+        .merge(mcp::http::router(app.clone()))
+        .layer(axum::middleware::from_fn(rest::refuse_duplicate_headers))
 }
 
 /// Starts the background work: the mail outbox worker and the rate limiter's housekeeping.

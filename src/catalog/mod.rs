@@ -300,6 +300,7 @@ async fn authorize(app: &App, caller: &Caller, accepts: Accepts) -> Result<Actor
 /// credentials, input, the operation.
 async fn invoke<O: Operation>(app: App, caller: Caller, args: Value) -> Result<Outcome> {
     let actor = authorize(&app, &caller, O::CONTRACT.accepts).await?;
+    clean_strings("", &args)?;
     let input: O::In = serde_json::from_value(args).map_err(Error::invalid)?;
     let out = O::call(&app, &actor, input).await?;
     let (status, message) = O::outcome(&out);
@@ -309,6 +310,32 @@ async fn invoke<O: Operation>(app: App, caller: Caller, args: Value) -> Result<O
         status,
         message,
     })
+}
+
+/// Fields that are free text: they may hold line breaks and tabs (never NUL).
+const FREE_TEXT: [&str; 3] = ["password", "description", "text"];
+
+/// Bad bytes never reach a query: NUL is refused in every string (PostgreSQL cannot store it,
+/// and no Clara value needs it), and other control characters in every field but free text
+/// (emails, names, ids, codes, tokens). The documented 400, naming the field.
+fn clean_strings(field: &str, value: &Value) -> Result<()> {
+    match value {
+        Value::String(text) => {
+            let free = FREE_TEXT.contains(&field);
+            let bad = text.chars().any(|c| {
+                c == '\0' || (c.is_control() && !(free && matches!(c, '\n' | '\r' | '\t')))
+            });
+            if bad {
+                return Err(Error::invalid(format!(
+                    "{field} contains a control character"
+                )));
+            }
+            Ok(())
+        }
+        Value::Object(map) => map.iter().try_for_each(|(k, v)| clean_strings(k, v)),
+        Value::Array(items) => items.iter().try_for_each(|v| clean_strings(field, v)),
+        _ => Ok(()),
+    }
 }
 
 /// A JSON Schema (2020-12) for `T`, without the top-level title that names the Rust type, and
@@ -403,4 +430,26 @@ pub fn find(name: &str) -> Option<&'static OpInfo> {
 /// The operations MCP serves as tools.
 pub fn tools() -> impl Iterator<Item = &'static OpInfo> {
     all().iter().filter(|op| op.mcp)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::clean_strings;
+
+    #[test]
+    fn nul_is_refused_everywhere_and_control_characters_outside_free_text() {
+        assert!(clean_strings("", &json!({"email": "a@b.co", "password": "tab\there"})).is_ok());
+        assert!(clean_strings("", &json!({"description": "two\nlines"})).is_ok());
+        for bad in [
+            json!({"email": "a\u{0}@b.co"}),
+            json!({"password": "pass\u{0}word"}),
+            json!({"first_name": "Ann\u{7}"}),
+            json!({"code": "12345\n"}),
+            json!({"attachments": [{"name": "a\u{0}.png"}]}),
+        ] {
+            assert!(clean_strings("", &bad).is_err(), "{bad}");
+        }
+    }
 }

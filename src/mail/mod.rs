@@ -47,6 +47,31 @@ impl std::fmt::Debug for Mailer {
     }
 }
 
+/// Why a delivery failed, and whether a retry could succeed.
+#[derive(Debug)]
+pub struct Failure {
+    pub permanent: bool,
+    pub error: anyhow::Error,
+}
+
+/// Writes `dir/<id>.eml` readable by the owner only (it may hold a code).
+async fn write_private(dir: &std::path::Path, id: &str, bytes: &[u8]) -> anyhow::Result<()> {
+    use tokio::io::AsyncWriteExt as _;
+    crate::secrets::private_dir(dir)?;
+    let path = dir.join(format!("{id}.eml"));
+    let mut file = tokio::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(&path)
+        .await
+        .with_context(|| format!("writing {}", path.display()))?;
+    file.write_all(bytes).await?;
+    file.flush().await?;
+    Ok(())
+}
+
 impl Mailer {
     /// SMTP when `smtp_url` is given (`smtp://user:pass@host:port`, `smtps://…`; STARTTLS or TLS
     /// per URL), else files in `outbox_dir`.
@@ -79,29 +104,35 @@ impl Mailer {
         self.wake.notified()
     }
 
-    /// Delivers one mail now.
-    pub async fn deliver(&self, mail: &MailRow) -> anyhow::Result<()> {
+    /// Delivers one mail now. A failure says whether trying again could help.
+    pub async fn deliver(&self, mail: &MailRow) -> Result<(), Failure> {
+        let permanent = |e: anyhow::Error| Failure {
+            permanent: true,
+            error: e,
+        };
+        let recipient = mail.recipient.parse().context("recipient address");
         let message = Message::builder()
             .from(self.from.clone())
-            .to(mail.recipient.parse().context("recipient address")?)
+            .to(recipient.map_err(permanent)?)
             .subject(mail.subject.clone())
             .multipart(MultiPart::alternative_plain_html(
                 mail.text_body.clone(),
                 mail.html_body.clone(),
             ))
-            .context("building the message")?;
+            .context("building the message")
+            .map_err(permanent)?;
         match &self.transport {
-            Transport::Smtp(smtp) => {
-                smtp.send(message).await.context("SMTP delivery")?;
-            }
-            Transport::Files(dir) => {
-                tokio::fs::create_dir_all(dir).await?;
-                let path = dir.join(format!("{}.eml", mail.id));
-                tokio::fs::write(&path, message.formatted())
-                    .await
-                    .with_context(|| format!("writing {}", path.display()))?;
-            }
+            Transport::Smtp(smtp) => smtp.send(message).await.map(drop).map_err(|e| Failure {
+                // A 5xx answer (no such mailbox, refused) will not change on a retry.
+                permanent: e.is_permanent(),
+                error: anyhow::Error::new(e).context("SMTP delivery"),
+            }),
+            Transport::Files(dir) => write_private(dir, &mail.id, &message.formatted())
+                .await
+                .map_err(|error| Failure {
+                    permanent: false,
+                    error,
+                }),
         }
-        Ok(())
     }
 }

@@ -154,6 +154,21 @@ pub fn two_factor(to: &str, name: Option<&str>, enabled: bool) -> Mail {
     )
 }
 
+/// Too many wrong second factors at login: 2FA logins are locked for a while.
+pub fn second_factor_locked(to: &str, name: Option<&str>, minutes: i64) -> Mail {
+    compose(
+        to,
+        "Two-factor login locked",
+        name,
+        &[
+            format!(
+                "Someone entered your correct password and then several wrong two-factor codes. Two-factor login to your Clara account is locked for {minutes} minutes."
+            ),
+            "If this was not you, change your password now: whoever tried knows it.".into(),
+        ],
+    )
+}
+
 /// A delayed payment (bank debit…) for a credit purchase failed: nothing was credited.
 pub fn payment_failed(to: &str, name: Option<&str>, credits: &str, fiat: &str) -> Mail {
     compose(

@@ -12,6 +12,8 @@ const BATCH: i64 = 20;
 /// How long a claimed mail is reserved for the worker delivering it (SMTP times out sooner).
 const LEASE_SECS: i64 = 60;
 const MAX_BACKOFF_SECS: i64 = 600;
+/// After this many failed attempts (about twelve hours of retrying) a mail is set aside.
+pub const MAX_ATTEMPTS: i64 = 80;
 /// How often the worker looks at the queue when nobody wakes it.
 const IDLE_POLL: Duration = Duration::from_secs(5);
 
@@ -73,16 +75,17 @@ async fn deliver_due(app: &Worker) -> crate::error::Result<Duration> {
                     tracing::info!(mail = %mail.id, "mail delivered");
                     outbox::mark_sent(&mut conn, &mail.id, app.clock.now()).await?;
                 }
-                Err(err) => {
+                Err(failure) if failure.permanent || mail.attempts + 1 >= MAX_ATTEMPTS => {
+                    let reason = format!("{:#}", failure.error);
+                    tracing::error!(mail = %mail.id, attempts = mail.attempts + 1, error = %reason, "mail set aside: it cannot be delivered");
+                    outbox::mark_dead(&mut conn, &mail.id, &reason, app.clock.now()).await?;
+                }
+                Err(failure) => {
+                    let reason = format!("{:#}", failure.error);
                     let backoff = (1i64 << mail.attempts.min(20)).min(MAX_BACKOFF_SECS);
-                    tracing::warn!(mail = %mail.id, attempt = mail.attempts + 1, retry_in_s = backoff, error = %format!("{err:#}"), "mail delivery failed");
-                    outbox::mark_failed(
-                        &mut conn,
-                        &mail.id,
-                        &format!("{err:#}"),
-                        app.clock.now() + backoff,
-                    )
-                    .await?;
+                    tracing::warn!(mail = %mail.id, attempt = mail.attempts + 1, retry_in_s = backoff, error = %reason, "mail delivery failed");
+                    let retry_at = app.clock.now() + backoff;
+                    outbox::mark_failed(&mut conn, &mail.id, &reason, retry_at).await?;
                 }
             }
         }

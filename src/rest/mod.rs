@@ -66,6 +66,21 @@ pub fn router(app: App, extra: Router<App>) -> Router {
         .layer(TraceLayer::new_for_http())
 }
 
+/// Refuses a request with two `Authorization` or two `Host` headers (400 in the envelope): which
+/// one counts would otherwise depend on who reads it. Applied to every route, MCP included.
+pub async fn refuse_duplicate_headers(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    for name in [http::header::AUTHORIZATION, http::header::HOST] {
+        if request.headers().get_all(&name).iter().count() > 1 {
+            let detail = format!("more than one {name} header");
+            return Rejection::from(Error::invalid(detail)).into_response();
+        }
+    }
+    next.run(request).await
+}
+
 /// Routes that are not catalog operations (they need the raw request, or are documents).
 pub fn extra_routes() -> Router<App> {
     Router::new()

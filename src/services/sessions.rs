@@ -11,7 +11,9 @@ use super::{
 use crate::{
     app::App,
     error::{Error, Result},
-    store::{credentials, users},
+    mail::templates,
+    model::User,
+    store::{credentials, outbox, users},
 };
 
 /// Email and password (REST: from the Basic header), plus the second factor when 2FA is on.
@@ -42,14 +44,51 @@ pub async fn login(app: &App, _actor: &Actor, input: Login) -> Result<PublicUser
         _ => return Err(Error::Unauthorized { two_factor: false }),
     };
     if user.two_factor {
-        let code = input.code.as_deref().unwrap_or("");
-        if code.is_empty() || !two_factor::verify_any(app, &user, code).await? {
-            return Err(Error::Unauthorized { two_factor: true });
-        }
+        second_factor(app, &user, input.code.as_deref().unwrap_or("")).await?;
     }
     let mut conn = app.store().conn().await?;
     let token = auth::start_session(app, &mut conn, user.id.as_str()).await?;
     Ok(PublicUser::new(&user, Some(token)))
+}
+
+/// Wrong second factors in a row before 2FA logins lock.
+pub const SECOND_FACTOR_TRIES: i64 = 5;
+/// How long they stay locked.
+pub const SECOND_FACTOR_LOCK_SECS: i64 = 15 * 60;
+
+/// The second factor of a login whose password was right. After [`SECOND_FACTOR_TRIES`] wrong
+/// codes in a row, 2FA logins are locked for [`SECOND_FACTOR_LOCK_SECS`] (429 with
+/// `Retry-After`, codes not even checked) and the owner is mailed; a right code resets the count.
+async fn second_factor(app: &App, user: &User, code: &str) -> Result<()> {
+    let now = app.now();
+    if user.second_factor_locked_until > now {
+        return Err(Error::RateLimited {
+            retry_after_secs: (user.second_factor_locked_until - now) as u64,
+        });
+    }
+    if code.is_empty() {
+        return Err(Error::Unauthorized { two_factor: true });
+    }
+    let id = user.id.as_str();
+    if two_factor::verify_any(app, user, code).await? {
+        let mut conn = app.store().conn().await?;
+        return users::second_factor_passed(&mut conn, id).await;
+    }
+    let mut tx = app.store().begin().await?;
+    let until = now + SECOND_FACTOR_LOCK_SECS;
+    if users::second_factor_failed(&mut tx, id, SECOND_FACTOR_TRIES, until).await? {
+        tracing::warn!(user = %user.id, "2FA login locked after repeated wrong codes");
+        let minutes = SECOND_FACTOR_LOCK_SECS / 60;
+        let mail = templates::second_factor_locked(
+            user.email.as_str(),
+            user.first_name.as_deref(),
+            minutes,
+        );
+        outbox::enqueue(&mut tx, &mail.row(), now).await?;
+    }
+    tx.commit().await?;
+    app.mailer().wake();
+    Err(Error::Unauthorized { two_factor: true })
 }
 
 /// Revokes the session of the presented user token (other sessions stay).

@@ -50,6 +50,8 @@ fn new_user(app: &App, email: Email, password_hash: String) -> User {
         totp_secret: None,
         totp_pending_secret: None,
         totp_last_step: 0,
+        second_factor_failures: 0,
+        second_factor_locked_until: 0,
         created_at: at,
         updated_at: at,
     }

@@ -8,7 +8,8 @@ use crate::{error::Result, model::User};
 
 const USER_COLUMNS: &str = "u.id, u.first_name, u.last_name, u.email, u.password_hash, u.credits, \
     u.is_2fa_enabled, u.is_dark_mode, u.is_active, u.google_user_id, u.totp_secret, \
-    u.totp_pending_secret, u.totp_last_step, u.created_at, u.updated_at";
+    u.totp_pending_secret, u.totp_last_step, u.second_factor_failures, \
+    u.second_factor_locked_until, u.created_at, u.updated_at";
 
 pub async fn create_session(
     conn: &mut AnyConnection,

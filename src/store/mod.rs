@@ -9,7 +9,7 @@ pub mod ledger;
 pub mod outbox;
 pub mod users;
 
-use std::{str::FromStr, time::Duration};
+use std::{path::PathBuf, str::FromStr, time::Duration};
 
 use anyhow::Context;
 use sqlx::{
@@ -80,6 +80,14 @@ impl Store {
             .connect(&url)
             .await
             .with_context(|| format!("connecting to the {backend:?} database"))?;
+        if backend == Backend::Sqlite {
+            // The database holds MACs, sealed secrets and queued mail: the owner's only.
+            let file = SqliteConnectOptions::from_str(&url)?
+                .get_filename()
+                .to_path_buf();
+            let with = |suffix: &str| PathBuf::from(format!("{}{suffix}", file.display()));
+            crate::secrets::private_files(&[file.clone(), with("-wal"), with("-shm")])?;
+        }
         Ok(Self { pool, backend })
     }
 
@@ -143,9 +151,7 @@ async fn prepare_sqlite(url: &str) -> anyhow::Result<String> {
     let options = SqliteConnectOptions::from_str(url).context("parsing the SQLite URL")?;
     let path = options.get_filename().to_path_buf();
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        tokio::fs::create_dir_all(dir)
-            .await
-            .with_context(|| format!("creating {}", dir.display()))?;
+        crate::secrets::private_dir(dir)?;
     }
     let sep = if url.contains('?') { '&' } else { '?' };
     Ok(if url.contains("mode=") {

@@ -34,7 +34,8 @@ pub async fn enqueue(conn: &mut AnyConnection, mail: &MailRow, now: i64) -> Resu
 pub async fn due(conn: &mut AnyConnection, now: i64, limit: i64) -> Result<Vec<MailRow>> {
     Ok(sqlx::query_as::<_, MailRow>(
         "SELECT id, recipient, subject, text_body, html_body, attempts FROM outbox \
-         WHERE sent_at IS NULL AND next_attempt_at <= $1 ORDER BY created_at, id LIMIT $2",
+         WHERE sent_at IS NULL AND dead_at IS NULL AND next_attempt_at <= $1 \
+         ORDER BY created_at, id LIMIT $2",
     )
     .bind(now)
     .bind(limit)
@@ -46,7 +47,8 @@ pub async fn due(conn: &mut AnyConnection, now: i64, limit: i64) -> Result<Vec<M
 /// database (`clara serve` and `clara stdio`) never deliver the same mail twice.
 pub async fn claim(conn: &mut AnyConnection, id: &str, now: i64, lease_until: i64) -> Result<bool> {
     let query = sqlx::query(
-        "UPDATE outbox SET next_attempt_at = $3 WHERE id = $1 AND sent_at IS NULL AND next_attempt_at <= $2",
+        "UPDATE outbox SET next_attempt_at = $3 \
+         WHERE id = $1 AND sent_at IS NULL AND dead_at IS NULL AND next_attempt_at <= $2",
     )
     .bind(id.to_string())
     .bind(now)
@@ -80,11 +82,27 @@ pub async fn mark_failed(
     Ok(())
 }
 
+/// Sets a mail aside for good: it is never retried; the reason stays for the operator, the
+/// bodies (which may hold a code) are dropped.
+pub async fn mark_dead(conn: &mut AnyConnection, id: &str, error: &str, now: i64) -> Result<()> {
+    sqlx::query(
+        "UPDATE outbox SET attempts = attempts + 1, last_error = $2, dead_at = $3, \
+         text_body = '', html_body = '' WHERE id = $1",
+    )
+    .bind(id.to_string())
+    .bind(error.chars().take(500).collect::<String>())
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 /// The earliest pending attempt, to know how long the worker may sleep.
 pub async fn next_due(conn: &mut AnyConnection) -> Result<Option<i64>> {
-    let row: (Option<i64>,) =
-        sqlx::query_as("SELECT MIN(next_attempt_at) FROM outbox WHERE sent_at IS NULL")
-            .fetch_one(conn)
-            .await?;
+    let row: (Option<i64>,) = sqlx::query_as(
+        "SELECT MIN(next_attempt_at) FROM outbox WHERE sent_at IS NULL AND dead_at IS NULL",
+    )
+    .fetch_one(conn)
+    .await?;
     Ok(row.0)
 }

@@ -24,6 +24,8 @@ pub(super) struct UserRow {
     pub totp_secret: Option<String>,
     pub totp_pending_secret: Option<String>,
     pub totp_last_step: i64,
+    pub second_factor_failures: i64,
+    pub second_factor_locked_until: i64,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -44,6 +46,8 @@ impl From<UserRow> for User {
             totp_secret: row.totp_secret,
             totp_pending_secret: row.totp_pending_secret,
             totp_last_step: row.totp_last_step,
+            second_factor_failures: row.second_factor_failures,
+            second_factor_locked_until: row.second_factor_locked_until,
             created_at: row.created_at,
             updated_at: row.updated_at,
         }
@@ -52,7 +56,7 @@ impl From<UserRow> for User {
 
 const COLUMNS: &str = "id, first_name, last_name, email, password_hash, credits, is_2fa_enabled, \
     is_dark_mode, is_active, google_user_id, totp_secret, totp_pending_secret, totp_last_step, \
-    created_at, updated_at";
+    second_factor_failures, second_factor_locked_until, created_at, updated_at";
 
 async fn one_by(conn: &mut AnyConnection, column: &str, value: &str) -> Result<Option<User>> {
     let sql = format!("SELECT {COLUMNS} FROM users WHERE {column} = $1");
@@ -262,4 +266,39 @@ pub async fn claim_stripe_customer(
     .execute(&mut *conn)
     .await?;
     stripe_customer(conn, id).await
+}
+
+/// Counts a failed second factor at login. When it is the `max`-th in a row, 2FA logins lock
+/// until `locked_until` and the count starts over; true when this call locked them.
+pub async fn second_factor_failed(
+    conn: &mut AnyConnection,
+    id: &str,
+    max: i64,
+    locked_until: i64,
+) -> Result<bool> {
+    sqlx::query(
+        "UPDATE users SET second_factor_failures = second_factor_failures + 1 WHERE id = $1",
+    )
+    .bind(id.to_string())
+    .execute(&mut *conn)
+    .await?;
+    let lock = sqlx::query(
+        "UPDATE users SET second_factor_failures = 0, second_factor_locked_until = $2 \
+         WHERE id = $1 AND second_factor_failures >= $3",
+    )
+    .bind(id.to_string())
+    .bind(locked_until)
+    .bind(max);
+    Ok(changed(conn, lock).await?)
+}
+
+/// A right second factor: the count of failures starts over.
+pub async fn second_factor_passed(conn: &mut AnyConnection, id: &str) -> Result<()> {
+    sqlx::query(
+        "UPDATE users SET second_factor_failures = 0 WHERE id = $1 AND second_factor_failures <> 0",
+    )
+    .bind(id.to_string())
+    .execute(conn)
+    .await?;
+    Ok(())
 }

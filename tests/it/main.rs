@@ -2,6 +2,7 @@
 
 mod support;
 
+mod abuse;
 mod accounts;
 mod accounts_mcp;
 mod bad_input;

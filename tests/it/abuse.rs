@@ -1,0 +1,245 @@
+//! Adversarial cases, each named for what it attacks: bad bytes at the edge, duplicate
+//! headers, second-factor guessing, undeliverable mail, readable secrets.
+
+use std::{os::unix::fs::PermissionsExt, time::Duration};
+
+use serde_json::json;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+use crate::support::{TestApp, flows::basic};
+
+const INVALID: &str =
+    "One or more required parameters are either not given or have invalid schema.";
+
+#[tokio::test]
+async fn nul_and_control_bytes_in_emails_names_paths_and_basic_credentials_are_400_not_500() {
+    let app = TestApp::spawn().await;
+    let pk = app.public_key();
+    let register = |email: &str, first: &str, password: &str| json!({"first_name": first, "last_name": "x", "email": email, "password": password});
+    for body in [
+        register("nul\u{0}@example.com", "ann", "long enough"),
+        register("ann@example.com", "An\u{7}n", "long enough"),
+        register("ann@example.com", "ann", "long\u{0}enough"),
+        register("a\r\nBcc: x@evil.co@example.com", "ann", "long enough"),
+    ] {
+        let reply = app
+            .call("POST", "/auth/register", Some(&pk), Some(body.clone()))
+            .await;
+        assert_eq!((reply.status, reply.message()), (400, INVALID), "{body}");
+    }
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM users").await,
+        0,
+        "nothing stored"
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM outbox").await,
+        0,
+        "no mail queued"
+    );
+
+    // Any Unicode but NUL is a fine password.
+    let ok = register("ann@example.com", "ann", "pässwörd\twith tab ✓");
+    let reply = app
+        .call("POST", "/auth/register", Some(&pk), Some(ok))
+        .await;
+    assert_eq!(reply.status, 201, "{:?}", reply.body);
+
+    // A NUL in a path segment, or in Basic credentials.
+    let reply = app
+        .call(
+            "POST",
+            "/users/ann%00@example.com/otp/ACTIVATION",
+            Some(&pk),
+            None,
+        )
+        .await;
+    assert_eq!((reply.status, reply.message()), (400, INVALID));
+    let reply = app
+        .call("GET", "/users/user_%00/transactions", Some(&pk), None)
+        .await;
+    assert_ne!(reply.status, 500);
+    let reply = app
+        .call(
+            "POST",
+            "/auth/session",
+            Some(&basic("ann\u{0}@example.com", "x")),
+            None,
+        )
+        .await;
+    assert_eq!((reply.status, reply.message()), (400, INVALID));
+    let reply = app
+        .call(
+            "POST",
+            "/auth/session",
+            Some(&basic("ann@example.com", "pässwörd\twith tab ✓")),
+            None,
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{:?}", reply.body);
+}
+
+/// Sends raw request bytes and returns the status line.
+async fn raw(app: &TestApp, request: &str) -> String {
+    let mut stream = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut buf = vec![0u8; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buf))
+        .await
+        .unwrap()
+        .unwrap();
+    String::from_utf8_lossy(&buf[..n])
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[tokio::test]
+async fn two_authorization_or_two_host_headers_are_400() {
+    let app = TestApp::spawn().await;
+    let ann = app.user("ann@example.com").await;
+    let path = format!("/api/v1/users/{}", ann.id);
+    let one = format!(
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: {}\r\nConnection: close\r\n\r\n",
+        ann.bearer()
+    );
+    assert!(
+        raw(&app, &one).await.contains(" 200 "),
+        "a single header is fine"
+    );
+    let two_auth = format!(
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: {}\r\nAuthorization: {}\r\nConnection: close\r\n\r\n",
+        ann.bearer(),
+        app.public_key()
+    );
+    assert!(raw(&app, &two_auth).await.contains(" 400 "));
+    let two_hosts = format!(
+        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nHost: evil.example\r\nAuthorization: {}\r\nConnection: close\r\n\r\n",
+        ann.bearer()
+    );
+    assert!(raw(&app, &two_hosts).await.contains(" 400 "));
+    let mcp = "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nHost: evil.example\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}";
+    assert!(raw(&app, mcp).await.contains(" 400 "), "MCP routes too");
+}
+
+#[tokio::test]
+async fn five_wrong_second_factors_lock_2fa_login_for_fifteen_minutes_and_mail_the_owner() {
+    let app = TestApp::spawn().await;
+    let ann = app.user("ann@example.com").await;
+    let code = app.otp("ann@example.com", "TWO_FACTOR_AUTH").await;
+    let reply = app
+        .call(
+            "POST",
+            &format!("/users/{}/2fa", ann.id),
+            Some(&ann.bearer()),
+            Some(json!({"code": code})),
+        )
+        .await;
+    assert_eq!(reply.status, 200);
+    app.mail("ann@example.com").await; // "2FA enabled"
+    let login = async |code: &str| {
+        app.login("ann@example.com", &ann.password, Some(code))
+            .await
+    };
+
+    // Four wrong, then right: the count starts over.
+    for _ in 0..4 {
+        assert_eq!(login("000000").await.status, 401);
+    }
+    let code = app.otp("ann@example.com", "TWO_FACTOR_AUTH").await;
+    assert_eq!(login(&code).await.status, 200);
+    for _ in 0..4 {
+        assert_eq!(login("000000").await.status, 401);
+    }
+    // The fifth wrong code in a row locks: even the right code is refused, with Retry-After.
+    assert_eq!(login("000000").await.status, 401);
+    let mail = app.mail("ann@example.com").await;
+    assert!(mail.subject().contains("locked"), "{}", mail.subject());
+    app.app.clock().advance(61); // past the OTP cooldown
+    let code = app.otp("ann@example.com", "TWO_FACTOR_AUTH").await;
+    let locked = login(&code).await;
+    assert_eq!(
+        (locked.status, locked.message()),
+        (429, "You have exceeded the rate limit.")
+    );
+    let retry: i64 = locked.headers["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((800..=900).contains(&retry), "{retry}");
+    // A quarter of an hour later (that code has expired meanwhile) a fresh one works.
+    app.app.clock().advance(15 * 60);
+    let code = app.otp("ann@example.com", "TWO_FACTOR_AUTH").await;
+    assert_eq!(login(&code).await.status, 200);
+}
+
+#[tokio::test]
+async fn a_mail_that_can_never_be_sent_is_set_aside_and_does_not_block_the_others() {
+    let app = TestApp::spawn().await;
+    let mut conn = app.app.store().conn().await.unwrap();
+    let bad = clara::mail::templates::otp("not an address", None, "ACTIVATION", "123456");
+    clara::store::outbox::enqueue(&mut conn, &bad.row(), app.app.now())
+        .await
+        .unwrap();
+    drop(conn);
+    app.app.mailer().wake();
+    app.user("ann@example.com").await; // its welcome mail still arrives
+    let mut dead = 0;
+    for _ in 0..100 {
+        dead = app
+            .count("SELECT COUNT(*) FROM outbox WHERE dead_at IS NOT NULL")
+            .await;
+        if dead == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(dead, 1);
+    assert_eq!(
+        app.count("SELECT attempts FROM outbox WHERE dead_at IS NOT NULL")
+            .await,
+        1,
+        "not retried"
+    );
+    let bodies =
+        app.count("SELECT COUNT(*) FROM outbox WHERE dead_at IS NOT NULL AND text_body = ''");
+    assert_eq!(bodies.await, 1, "its code is dropped");
+}
+
+#[tokio::test]
+async fn the_data_directory_database_secrets_and_outbox_are_the_owners_only() {
+    let app = TestApp::spawn_with(|s| s.smtp_url = None).await;
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("fresh").join("data");
+    let status = tokio::process::Command::new(env!("CARGO_BIN_EXE_clara"))
+        .arg("migrate")
+        .env_clear()
+        .env("CLARA_DATA_DIR", &dir)
+        .status()
+        .await
+        .unwrap();
+    assert!(status.success());
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&dir), 0o700);
+    for file in ["clara.db", "secret.key", "public_api.key"] {
+        assert_eq!(mode(&dir.join(file)), 0o600, "{file}");
+    }
+    // The outbox files hold codes.
+    app.register("ann@example.com", "long enough").await;
+    let outbox = app.data_dir.path().join("outbox");
+    let mut found = None;
+    for _ in 0..100 {
+        found = std::fs::read_dir(&outbox)
+            .ok()
+            .and_then(|mut d| d.next())
+            .and_then(|e| e.ok());
+        if found.is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(mode(&found.expect("an .eml file").path()), 0o600);
+    assert_eq!(mode(&outbox), 0o700);
+}
