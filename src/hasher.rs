@@ -28,6 +28,10 @@ pub struct Stats {
     /// Password verifications run, including the dummy ones for unknown emails.
     pub verifications: AtomicU64,
     running: AtomicUsize,
+    /// Hashes waiting for a core now.
+    waiting: AtomicUsize,
+    /// Hashes refused because the queue was full.
+    pub refused: AtomicU64,
     /// The most hashes that ever ran at once.
     pub max_running: AtomicUsize,
 }
@@ -54,11 +58,26 @@ impl Hasher {
         &self.stats
     }
 
+    /// How many hashes may wait for a core before new ones are refused at once (429 with
+    /// `Retry-After`) rather than making everyone wait longer.
+    pub fn queue_limit() -> usize {
+        Self::limit() * 16
+    }
+
     async fn blocking<T: Send + 'static>(
         &self,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T> {
-        let _permit = self.permits.acquire().await.map_err(Error::internal)?;
+        if self.stats.waiting.fetch_add(1, Ordering::SeqCst) >= Self::queue_limit() {
+            self.stats.waiting.fetch_sub(1, Ordering::SeqCst);
+            self.stats.refused.fetch_add(1, Ordering::Relaxed);
+            return Err(Error::RateLimited {
+                retry_after_secs: 1,
+            });
+        }
+        let permit = self.permits.acquire().await;
+        self.stats.waiting.fetch_sub(1, Ordering::SeqCst);
+        let _permit = permit.map_err(Error::internal)?;
         let stats = self.stats.clone();
         tokio::task::spawn_blocking(move || {
             let now = stats.running.fetch_add(1, Ordering::SeqCst) + 1;

@@ -1,7 +1,13 @@
-//! `CLARA_RATE_LIMIT` (default `10/s`) per credential (the `Authorization` value), else per
-//! client IP, on every REST operation and MCP tool call alike (governor's GCRA, keyed).
+//! `CLARA_RATE_LIMIT` (default `10/s`) per caller, on every REST operation and MCP tool call
+//! alike (governor's GCRA, keyed): a token that names one caller (a user token, an API key
+//! token) has its own bucket; the shared public key, Basic credentials, anything else and no
+//! credential at all are limited per client address, so one client cannot spend everyone's
+//! budget. Failed credentials and failed logins also draw on budgets per address (and per
+//! account and address), so guessing is slowed without locking the owner out from elsewhere.
 
-use std::{net::IpAddr, num::NonZeroU32, str::FromStr, time::Duration};
+use std::{
+    collections::HashMap, net::IpAddr, num::NonZeroU32, str::FromStr, sync::Mutex, time::Duration,
+};
 
 use governor::{
     DefaultKeyedRateLimiter, Quota, RateLimiter,
@@ -45,6 +51,57 @@ pub struct Limiter {
     inner: DefaultKeyedRateLimiter<String>,
     /// Server secret, to key the limiter by a MAC of the credential rather than the credential.
     key: Vec<u8>,
+    failures: Failures,
+}
+
+/// A failure budget: at most `max` failures per `window_secs` for one key.
+#[derive(Debug, Clone, Copy)]
+pub struct Budget {
+    pub max: u32,
+    pub window_secs: i64,
+}
+
+/// Credentials that do not resolve, per client address.
+pub const BAD_CREDENTIALS: Budget = Budget {
+    max: 20,
+    window_secs: 60,
+};
+/// Failed logins (password or second factor) per client address, whatever the email.
+pub const LOGINS_PER_ADDRESS: Budget = Budget {
+    max: 30,
+    window_secs: 600,
+};
+/// Failed logins per account from one address: the owner elsewhere is not locked out.
+pub const LOGINS_PER_ACCOUNT: Budget = Budget {
+    max: 10,
+    window_secs: 3600,
+};
+
+/// Fixed-window failure counters.
+#[derive(Debug, Default)]
+struct Failures(Mutex<HashMap<String, (i64, u32)>>);
+
+impl Failures {
+    fn blocked(&self, key: &str, budget: Budget, now: i64) -> Option<u64> {
+        let map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let (start, count) = *map.get(key)?;
+        let ends = start + budget.window_secs;
+        (now < ends && count >= budget.max).then(|| (ends - now).max(1) as u64)
+    }
+
+    fn record(&self, key: String, budget: Budget, now: i64) {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let entry = map.entry(key).or_insert((now, 0));
+        if now >= entry.0 + budget.window_secs {
+            *entry = (now, 0);
+        }
+        entry.1 = entry.1.saturating_add(1);
+    }
+
+    fn forget_before(&self, cutoff: i64) {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        map.retain(|_, (start, _)| *start >= cutoff);
+    }
 }
 
 impl Limiter {
@@ -56,14 +113,18 @@ impl Limiter {
         Self {
             inner: RateLimiter::keyed(quota),
             key,
+            failures: Failures::default(),
         }
     }
 
     /// 429 with the seconds to wait when the caller is over the limit.
     pub fn check(&self, caller: &Caller) -> Result<()> {
         let key = match (&caller.credential, caller.client_ip) {
-            (Some(credential), _) => crypto::mac(&self.key, "ratelimit", &describe(credential)),
-            (None, Some(ip)) => ip_key(ip),
+            (Some(Credential::Bearer(token)), _) if names_one_caller(token) => {
+                crypto::mac(&self.key, "ratelimit", &format!("token:{token}"))
+            }
+            (_, Some(ip)) => ip_key(ip),
+            (Some(credential), None) => crypto::mac(&self.key, "ratelimit", &describe(credential)),
             (None, None) => return Ok(()), // stdio before any sign-in: the local user's process
         };
         self.inner.check_key(&key).map_err(|not_until| {
@@ -74,11 +135,57 @@ impl Limiter {
         })
     }
 
-    /// Forgets idle keys; called periodically so the key map does not grow without bound.
-    pub fn shrink(&self) {
+    /// 429 when any of `keys` has spent its failure budget in the current window.
+    pub fn refuse_if_spent(&self, keys: &[(String, Budget)], now: i64) -> Result<()> {
+        match keys
+            .iter()
+            .filter_map(|(key, budget)| self.failures.blocked(key, *budget, now))
+            .max()
+        {
+            Some(retry_after_secs) => Err(Error::RateLimited { retry_after_secs }),
+            None => Ok(()),
+        }
+    }
+
+    /// Counts a failure against each of `keys`.
+    pub fn spend(&self, keys: &[(String, Budget)], now: i64) {
+        for (key, budget) in keys {
+            self.failures.record(key.clone(), *budget, now);
+        }
+    }
+
+    /// The failure budgets of a credential that did not resolve, from this address.
+    pub fn bad_credential_keys(caller: &Caller) -> Vec<(String, Budget)> {
+        caller
+            .client_ip
+            .map(|ip| vec![(format!("badcred:{ip}"), BAD_CREDENTIALS)])
+            .unwrap_or_default()
+    }
+
+    /// The failure budgets of a login for `email` from `ip`.
+    pub fn login_keys(&self, email: &str, ip: Option<IpAddr>) -> Vec<(String, Budget)> {
+        let Some(ip) = ip else {
+            return Vec::new(); // stdio: the local user's own process
+        };
+        let account = crypto::mac(&self.key, "login", &email.trim().to_lowercase());
+        vec![
+            (format!("login:{ip}"), LOGINS_PER_ADDRESS),
+            (format!("login:{ip}:{account}"), LOGINS_PER_ACCOUNT),
+        ]
+    }
+
+    /// Forgets idle keys; called periodically so the key maps do not grow without bound.
+    pub fn shrink(&self, now: i64) {
         self.inner.retain_recent();
         self.inner.shrink_to_fit();
+        self.failures
+            .forget_before(now - LOGINS_PER_ACCOUNT.window_secs);
     }
+}
+
+/// A user token or an API key token: a value that names one caller once it resolves.
+fn names_one_caller(token: &str) -> bool {
+    token.starts_with("clara_user_") || token.starts_with("clara_api_")
 }
 
 fn describe(credential: &Credential) -> String {
@@ -126,5 +233,52 @@ mod tests {
             "{err:?}"
         );
         limiter.check(&caller("b")).unwrap();
+    }
+
+    #[test]
+    fn the_public_key_and_missing_credentials_are_limited_per_address() {
+        let limiter = Limiter::new("2/s".parse().unwrap(), b"k".to_vec());
+        let from = |ip: &str| {
+            Caller::rest(
+                Some(Credential::Raw("clara_pub_shared".into())),
+                Some(ip.parse().unwrap()),
+            )
+        };
+        limiter.check(&from("10.0.0.1")).unwrap();
+        limiter.check(&from("10.0.0.1")).unwrap();
+        assert!(
+            limiter.check(&from("10.0.0.1")).is_err(),
+            "the flooder is limited"
+        );
+        limiter.check(&from("10.0.0.2")).unwrap();
+        let anonymous = Caller::rest(None, Some("10.0.0.2".parse().unwrap()));
+        limiter.check(&anonymous).unwrap();
+        assert!(
+            limiter.check(&anonymous).is_err(),
+            "same address, same bucket"
+        );
+    }
+
+    #[test]
+    fn failure_budgets_refuse_within_their_window_and_reset_after_it() {
+        let limiter = Limiter::new("100/s".parse().unwrap(), b"k".to_vec());
+        let keys = limiter.login_keys("Ann@Example.com", Some("10.0.0.1".parse().unwrap()));
+        for _ in 0..LOGINS_PER_ACCOUNT.max {
+            limiter.refuse_if_spent(&keys, 1_000).unwrap();
+            limiter.spend(&keys, 1_000);
+        }
+        let err = limiter.refuse_if_spent(&keys, 1_000).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                Error::RateLimited {
+                    retry_after_secs: 3600
+                }
+            ),
+            "{err:?}"
+        );
+        let elsewhere = limiter.login_keys("ann@example.com", Some("10.0.0.9".parse().unwrap()));
+        limiter.refuse_if_spent(&elsewhere, 1_000).unwrap();
+        limiter.refuse_if_spent(&keys, 1_000 + 3600).unwrap();
     }
 }

@@ -32,7 +32,7 @@ pub fn start_background(app: &App) {
         loop {
             tokio::select! {
                 () = app.shutdown_token().cancelled() => return,
-                _ = tick.tick() => app.limiter().shrink(),
+                _ = tick.tick() => app.limiter().shrink(app.now()),
             }
         }
     });

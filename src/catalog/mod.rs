@@ -24,8 +24,9 @@ use serde_json::{Map, Value};
 pub use crate::services::auth::Accepts;
 use crate::{
     app::App,
-    caller::Caller,
+    caller::{Caller, Credential},
     error::{Error, Result},
+    ratelimit::Limiter,
     services::auth::{Actor, authenticate},
 };
 
@@ -290,10 +291,24 @@ fn entry<O: Operation>() -> OpInfo {
     }
 }
 
-/// Rate limit, then credential.
+/// Rate limit, then credential. A credential that does not resolve spends its address's
+/// failure budget, and a spent budget refuses before any lookup.
 async fn authorize(app: &App, caller: &Caller, accepts: Accepts) -> Result<Actor> {
-    app.limiter().check(caller)?;
-    authenticate(app, caller, accepts).await
+    let limiter = app.limiter();
+    limiter.check(caller)?;
+    let checked =
+        matches!(caller.credential, Some(ref c) if !matches!(c, Credential::Basic { .. }));
+    let keys = if checked {
+        Limiter::bad_credential_keys(caller)
+    } else {
+        Vec::new()
+    };
+    limiter.refuse_if_spent(&keys, app.now())?;
+    let resolved = authenticate(app, caller, accepts).await;
+    if let Err(Error::Unauthorized { .. }) = &resolved {
+        limiter.spend(&keys, app.now());
+    }
+    resolved
 }
 
 /// The one place every call goes through, whichever adapter it came from: rate limit,

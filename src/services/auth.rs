@@ -3,6 +3,8 @@
 //! and "active" rules of the reference. Tokens are opaque; the database keeps only their MAC, so
 //! a check is one indexed lookup.
 
+use std::net::IpAddr;
+
 use crate::{
     app::App,
     caller::{Caller, Credential, Surface},
@@ -68,13 +70,17 @@ pub enum Via {
 pub enum Actor {
     /// No credential needed (Health, Google sign-in) or pre-login calls over MCP.
     Anonymous,
-    /// The public API key.
-    Public,
+    /// The public API key (or, over MCP, a pre-login call), from this client address.
+    Public {
+        from: Option<IpAddr>,
+    },
     /// The admin private API key.
     Private,
     /// Basic credentials, for Login, which checks them itself (REST puts the email and
-    /// password into Login's input).
-    Basic,
+    /// password into Login's input), from this client address.
+    Basic {
+        from: Option<IpAddr>,
+    },
     /// The server itself (webhooks, workers, admin commands): may address any user.
     System,
     User {
@@ -99,11 +105,15 @@ pub async fn authenticate(app: &App, caller: &Caller, accepts: Accepts) -> Resul
         None => Err(Error::MissingCredential {
             needs: needs(accepts),
         }),
-        Some(credential) => resolve(app, credential).await,
+        Some(credential) => resolve(app, credential, caller.client_ip).await,
     };
     let actor = match resolved {
         Ok(actor) if allowed(&actor, accepts) => actor,
-        _ if caller.surface == Surface::Mcp && pre_login => return Ok(Actor::Public),
+        _ if caller.surface == Surface::Mcp && pre_login => {
+            return Ok(Actor::Public {
+                from: caller.client_ip,
+            });
+        }
         // Login takes Basic credentials only; anything else is a bad credential for it.
         Ok(_) if accepts == Accepts::BASIC => {
             return Err(Error::Unauthorized { two_factor: false });
@@ -139,9 +149,9 @@ fn needs(accepts: Accepts) -> String {
 fn allowed(actor: &Actor, accepts: Accepts) -> bool {
     let mode = match actor {
         Actor::Anonymous | Actor::System => return true,
-        Actor::Public => Accepts::PUBLIC_KEY,
+        Actor::Public { .. } => Accepts::PUBLIC_KEY,
         Actor::Private => Accepts::PRIVATE_KEY,
-        Actor::Basic => Accepts::BASIC,
+        Actor::Basic { .. } => Accepts::BASIC,
         Actor::User {
             via: Via::Session(_),
             ..
@@ -153,11 +163,11 @@ fn allowed(actor: &Actor, accepts: Accepts) -> bool {
     accepts.contains(mode)
 }
 
-async fn resolve(app: &App, credential: &Credential) -> Result<Actor> {
+async fn resolve(app: &App, credential: &Credential, from: Option<IpAddr>) -> Result<Actor> {
     let config = app.config();
     let unauthorized = Error::Unauthorized { two_factor: false };
     let value = match credential {
-        Credential::Basic { .. } => return Ok(Actor::Basic),
+        Credential::Basic { .. } => return Ok(Actor::Basic { from }),
         Credential::Bearer(value) | Credential::Raw(value) => value,
     };
     if value.starts_with(USER_TOKEN_PREFIX) {
@@ -179,7 +189,7 @@ async fn resolve(app: &App, credential: &Credential) -> Result<Actor> {
         });
     }
     if ct_eq(value, &config.public_api_key) {
-        return Ok(Actor::Public);
+        return Ok(Actor::Public { from });
     }
     if let Some(private) = &config.private_api_key
         && ct_eq(value, private)
@@ -190,6 +200,14 @@ async fn resolve(app: &App, credential: &Credential) -> Result<Actor> {
 }
 
 impl Actor {
+    /// The client address of a pre-login caller (what login budgets are keyed by).
+    pub fn address(&self) -> Option<IpAddr> {
+        match self {
+            Self::Public { from } | Self::Basic { from } => *from,
+            _ => None,
+        }
+    }
+
     /// May address any user by id or email.
     fn is_admin(&self) -> bool {
         matches!(self, Self::Private | Self::System)

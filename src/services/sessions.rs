@@ -32,7 +32,23 @@ pub struct Login {
 
 /// Checks the password (against a dummy hash for an unknown email, so both cost the same) and
 /// the second factor, then starts a session. No session is made when either is wrong.
-pub async fn login(app: &App, _actor: &Actor, input: Login) -> Result<PublicUser> {
+pub async fn login(app: &App, actor: &Actor, input: Login) -> Result<PublicUser> {
+    // Failed logins spend budgets per address and per account and address: an attacker is
+    // slowed, the owner elsewhere is not locked out.
+    let budgets = app.limiter().login_keys(&input.email, actor.address());
+    app.limiter().refuse_if_spent(&budgets, app.now())?;
+    let result = check_and_start(app, &input).await;
+    // The 401 that asks a 2FA user for their code (none was sent) is a step, not a failure.
+    let asked_for_code = input.code.as_deref().is_none_or(str::is_empty);
+    match &result {
+        Err(Error::Unauthorized { two_factor: true }) if asked_for_code => {}
+        Err(Error::Unauthorized { .. }) => app.limiter().spend(&budgets, app.now()),
+        _ => {}
+    }
+    result
+}
+
+async fn check_and_start(app: &App, input: &Login) -> Result<PublicUser> {
     let found = {
         let mut conn = app.store().conn().await?;
         users::by_email(&mut conn, input.email.trim()).await?

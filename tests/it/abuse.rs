@@ -243,3 +243,112 @@ async fn the_data_directory_database_secrets_and_outbox_are_the_owners_only() {
     assert_eq!(mode(&found.expect("an .eml file").path()), 0o600);
     assert_eq!(mode(&outbox), 0o700);
 }
+
+/// A client whose requests come from `ip` (any 127.x address reaches the server on Linux).
+fn client_from(ip: &str) -> reqwest::Client {
+    reqwest::Client::builder()
+        .local_address(ip.parse::<std::net::IpAddr>().unwrap())
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn one_flooder_holding_the_public_key_does_not_stop_registrations_from_elsewhere() {
+    let app = TestApp::spawn_with(|s| s.rate_limit = "5/s".parse().unwrap()).await;
+    let pk = app.public_key();
+    let flooder = client_from("127.0.0.2");
+    let mut limited = 0;
+    for _ in 0..20 {
+        let request = flooder
+            .post(app.api("/auth/register"))
+            .header("authorization", &pk);
+        if app.send(request).await.status == 429 {
+            limited += 1;
+        }
+    }
+    assert!(limited >= 10, "the flooder is limited ({limited} of 20)");
+    let body = json!({"first_name": "ann", "last_name": "lee", "email": "ann@example.com", "password": "long enough"});
+    let request = client_from("127.0.0.3")
+        .post(app.api("/auth/register"))
+        .header("authorization", &pk)
+        .json(&body);
+    assert_eq!(
+        app.send(request).await.status,
+        201,
+        "another address registers"
+    );
+}
+
+#[tokio::test]
+async fn random_bearer_tokens_spend_their_addresses_budget_before_any_lookup() {
+    let app = TestApp::spawn().await;
+    let ann = app.user("ann@example.com").await;
+    let path = format!("/users/{}", ann.id);
+    let sprayer = client_from("127.0.0.4");
+    let mut statuses = Vec::new();
+    for n in 0..30 {
+        let token = format!("Bearer clara_api_{n:032}");
+        let request = sprayer.get(app.api(&path)).header("authorization", token);
+        statuses.push(app.send(request).await.status);
+    }
+    let budget = clara::ratelimit::BAD_CREDENTIALS.max as usize;
+    assert!(statuses[..budget].iter().all(|s| *s == 401), "{statuses:?}");
+    assert!(statuses[budget..].iter().all(|s| *s == 429), "{statuses:?}");
+    let request = client_from("127.0.0.5")
+        .get(app.api(&path))
+        .header("authorization", ann.bearer());
+    assert_eq!(
+        app.send(request).await.status,
+        200,
+        "the owner elsewhere is unaffected"
+    );
+}
+
+#[tokio::test]
+async fn failed_logins_are_budgeted_per_address_and_account_without_locking_the_owner_out() {
+    let app = TestApp::spawn().await;
+    let ann = app.user("ann@example.com").await;
+    let guesser = client_from("127.0.0.6");
+    let login = |client: &reqwest::Client, email: &str, password: &str| {
+        client
+            .post(app.api("/auth/session"))
+            .header("authorization", basic(email, password))
+    };
+    let per_account = clara::ratelimit::LOGINS_PER_ACCOUNT.max;
+    for _ in 0..per_account {
+        assert_eq!(
+            app.send(login(&guesser, "ann@example.com", "wrong guess"))
+                .await
+                .status,
+            401
+        );
+    }
+    let refused = app
+        .send(login(&guesser, "ann@example.com", &ann.password))
+        .await;
+    assert_eq!(
+        refused.status, 429,
+        "even the right password, from the guesser's address"
+    );
+    assert!(refused.headers.contains_key("retry-after"));
+    let owner = app
+        .send(login(
+            &client_from("127.0.0.7"),
+            "ann@example.com",
+            &ann.password,
+        ))
+        .await;
+    assert_eq!(owner.status, 200, "the owner elsewhere logs in");
+
+    // Many emails from one address: the address's budget.
+    let sprayer = client_from("127.0.0.8");
+    let per_address = clara::ratelimit::LOGINS_PER_ADDRESS.max;
+    let mut statuses = Vec::new();
+    for n in 0..per_address + 3 {
+        let email = format!("nobody{n}@example.com");
+        statuses.push(app.send(login(&sprayer, &email, "whatever1")).await.status);
+    }
+    let limit = per_address as usize;
+    assert!(statuses[..limit].iter().all(|s| *s == 401), "{statuses:?}");
+    assert!(statuses[limit..].iter().all(|s| *s == 429), "{statuses:?}");
+}
