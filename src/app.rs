@@ -36,6 +36,9 @@ pub struct AppConfig {
     pub upload_limit: usize,
     /// Granted at registration.
     pub signup_credits: Credits,
+    /// Live MCP sessions (Streamable HTTP and SSE, each), in total and per client address.
+    pub max_mcp_sessions: usize,
+    pub max_mcp_sessions_per_address: usize,
 }
 
 impl std::fmt::Debug for AppConfig {
@@ -194,5 +197,7 @@ fn resolve_config(settings: &Settings) -> anyhow::Result<AppConfig> {
         client_url: settings.client_url.trim_end_matches('/').to_string(),
         upload_limit: settings.max_upload_bytes,
         signup_credits: Credits::whole(i64::from(settings.signup_credits)),
+        max_mcp_sessions: settings.max_mcp_sessions,
+        max_mcp_sessions_per_address: settings.max_mcp_sessions_per_address,
     })
 }

@@ -164,6 +164,14 @@ pub struct Settings {
     #[arg(long, env = "CLARA_SIGNUP_CREDITS", default_value_t = 0)]
     pub signup_credits: u32,
 
+    /// Live MCP sessions allowed on each of Streamable HTTP and SSE; new ones past it get 503.
+    #[arg(long, env = "CLARA_MCP_MAX_SESSIONS", default_value_t = 2000)]
+    pub max_mcp_sessions: usize,
+
+    /// Live MCP sessions one client address may hold on each of Streamable HTTP and SSE.
+    #[arg(long, env = "CLARA_MCP_MAX_SESSIONS_PER_ADDRESS", default_value_t = 256)]
+    pub max_mcp_sessions_per_address: usize,
+
     /// Largest multipart upload the REST API reads, in bytes (all files of one request).
     #[arg(long, env = "CLARA_MAX_UPLOAD_BYTES", default_value_t = crate::defaults::UPLOAD_LIMIT)]
     pub max_upload_bytes: usize,
@@ -214,6 +222,11 @@ impl std::fmt::Debug for Settings {
             .field("stripe_api_base", &self.stripe_api_base)
             .field("credit_rates", &self.credit_rates)
             .field("signup_credits", &self.signup_credits)
+            .field("max_mcp_sessions", &self.max_mcp_sessions)
+            .field(
+                "max_mcp_sessions_per_address",
+                &self.max_mcp_sessions_per_address,
+            )
             .field("api_key", &redact(&self.api_key))
             .field("user_id", &self.user_id)
             .finish()

@@ -2,7 +2,7 @@
 //! 2025-11-25 with sessions and 2026-07-28 stateless, from the one endpoint, by rmcp) and the
 //! legacy SSE pair `/sse` + `/messages`.
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use axum::{
     Router, middleware,
@@ -16,6 +16,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 use super::{
     ClaraMcp,
     guard::{self, Policy},
+    limits::{self, Caps, HttpSessions},
     sse::{self, Sessions, SseState},
 };
 use crate::app::App;
@@ -30,15 +31,32 @@ pub fn router(app: App) -> Router {
         .disable_allowed_origins()
         .with_max_request_body_bytes(sse::MESSAGE_LIMIT)
         .with_cancellation_token(app.shutdown_token().child_token());
+    let caps = Caps {
+        total: config.max_mcp_sessions,
+        per_address: config.max_mcp_sessions_per_address,
+    };
+    let mut manager = LocalSessionManager::default();
+    // A session that never sends `initialize` is dropped quickly; an idle one after 5 minutes.
+    manager.session_config.init_timeout = Some(Duration::from_secs(10));
+    let manager = Arc::new(manager);
     let factory_app = app.clone();
     let streamable = StreamableHttpService::new(
         move || Ok(ClaraMcp::new(factory_app.clone())),
-        Arc::new(LocalSessionManager::default()),
+        manager.clone(),
         mcp_config,
     );
+    let http_sessions = HttpSessions::new(manager, caps);
+    let streamable =
+        Router::new()
+            .fallback_service(streamable)
+            .layer(middleware::from_fn_with_state(
+                http_sessions,
+                limits::cap_http_sessions,
+            ));
     let sse_state = SseState {
         app,
         sessions: Sessions::default(),
+        caps,
     };
 
     Router::new()

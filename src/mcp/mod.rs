@@ -7,6 +7,7 @@
 mod fixtures;
 mod guard;
 pub mod http;
+mod limits;
 mod open_url;
 mod sse;
 

@@ -5,7 +5,7 @@
 use std::{
     collections::HashMap,
     convert::Infallible,
-    net::SocketAddr,
+    net::{IpAddr, SocketAddr},
     sync::{Arc, Mutex},
 };
 
@@ -18,7 +18,7 @@ use axum::{
         sse::{Event, KeepAlive, Sse},
     },
 };
-use futures::{Stream, StreamExt, channel::mpsc};
+use futures::{StreamExt, channel::mpsc};
 use http::{StatusCode, header};
 use rmcp::{
     RoleServer, ServiceExt,
@@ -27,7 +27,10 @@ use rmcp::{
 use serde::Deserialize;
 use serde_json::json;
 
-use super::ClaraMcp;
+use super::{
+    ClaraMcp,
+    limits::{Caps, refusal},
+};
 use crate::{app::App, caller::Credential};
 
 /// Largest JSON-RPC message `/messages` accepts.
@@ -35,16 +38,20 @@ pub const MESSAGE_LIMIT: usize = 4 * 1024 * 1024;
 
 type Inbox = mpsc::UnboundedSender<RxJsonRpcMessage<RoleServer>>;
 
-/// The open SSE sessions, by id.
+/// The open SSE sessions, by id, with the address that opened each.
 #[derive(Clone, Default)]
-pub struct Sessions(Arc<Mutex<HashMap<String, Inbox>>>);
+pub struct Sessions(Arc<Mutex<HashMap<String, (Inbox, IpAddr)>>>);
 
 impl Sessions {
-    fn insert(&self, id: String, inbox: Inbox) {
-        self.0
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(id, inbox);
+    /// Registers a session unless a cap is reached.
+    fn insert(&self, id: String, inbox: Inbox, from: IpAddr, caps: Caps) -> bool {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mine = map.values().filter(|(_, ip)| *ip == from).count();
+        if map.len() >= caps.total || mine >= caps.per_address {
+            return false;
+        }
+        map.insert(id, (inbox, from));
+        true
     }
     fn remove(&self, id: &str) {
         self.0.lock().unwrap_or_else(|e| e.into_inner()).remove(id);
@@ -54,7 +61,7 @@ impl Sessions {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .get(id)
-            .cloned()
+            .map(|(inbox, _)| inbox.clone())
     }
 }
 
@@ -62,6 +69,7 @@ impl Sessions {
 pub struct SseState {
     pub app: App,
     pub sessions: Sessions,
+    pub caps: Caps,
 }
 
 /// Removes the session when the event stream is dropped (client gone or server stopping).
@@ -82,7 +90,7 @@ pub async fn open(
     State(state): State<SseState>,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
     request: Request,
-) -> Sse<impl Stream<Item = Result<Event, Infallible>>> {
+) -> Response {
     let headers = request.headers();
     let text = |name: &str| {
         headers
@@ -100,7 +108,12 @@ pub async fn open(
     let id = uuid::Uuid::new_v4().simple().to_string();
     let (inbox, from_client) = mpsc::unbounded::<RxJsonRpcMessage<RoleServer>>();
     let (to_client, outbox) = mpsc::unbounded::<TxJsonRpcMessage<RoleServer>>();
-    state.sessions.insert(id.clone(), inbox);
+    if !state
+        .sessions
+        .insert(id.clone(), inbox, addr.ip(), state.caps)
+    {
+        return refusal("SSE streams");
+    }
     tokio::spawn(async move {
         match handler.serve((to_client, from_client)).await {
             Ok(running) => {
@@ -124,10 +137,12 @@ pub async fn open(
         Ok(Event::default().event("message").data(data))
     });
     let stopping = state.app.shutdown_token().clone().cancelled_owned();
-    let stream = futures::stream::once(async { Ok(endpoint) })
+    let stream = futures::stream::once(async { Ok::<_, Infallible>(endpoint) })
         .chain(messages)
         .take_until(stopping);
-    Sse::new(stream).keep_alive(KeepAlive::default())
+    Sse::new(stream)
+        .keep_alive(KeepAlive::default())
+        .into_response()
 }
 
 #[derive(Debug, Deserialize)]

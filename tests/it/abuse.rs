@@ -352,3 +352,71 @@ async fn failed_logins_are_budgeted_per_address_and_account_without_locking_the_
     assert!(statuses[..limit].iter().all(|s| *s == 401), "{statuses:?}");
     assert!(statuses[limit..].iter().all(|s| *s == 429), "{statuses:?}");
 }
+
+/// `initialize` on `/mcp` from `client`: the status and the session id, if one was opened.
+async fn initialize(app: &TestApp, client: &reqwest::Client) -> (u16, Option<String>) {
+    let body = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {},
+        "clientInfo": {"name": "abuse", "version": "1"}}});
+    let reply = client
+        .post(app.url("/mcp"))
+        .header("accept", "application/json, text/event-stream")
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    let id = reply
+        .headers()
+        .get("mcp-session-id")
+        .map(|v| v.to_str().unwrap().to_string());
+    (reply.status().as_u16(), id)
+}
+
+#[tokio::test]
+async fn mcp_sessions_are_capped_per_address_and_in_total_and_a_closed_one_frees_its_slot() {
+    let app = TestApp::spawn_with(|s| {
+        s.max_mcp_sessions = 3;
+        s.max_mcp_sessions_per_address = 2;
+    })
+    .await;
+    let greedy = client_from("127.0.0.9");
+    let (_, first) = initialize(&app, &greedy).await;
+    let (_, second) = initialize(&app, &greedy).await;
+    assert!(first.is_some() && second.is_some());
+    let (status, none) = initialize(&app, &greedy).await;
+    assert_eq!((status, none), (503, None), "a third from one address");
+    let other = client_from("127.0.0.10");
+    let (status, third) = initialize(&app, &other).await;
+    assert_eq!(status, 200);
+    let (status, _) = initialize(&app, &client_from("127.0.0.11")).await;
+    assert_eq!(status, 503, "the total cap");
+    // Closing a session frees its slot; the open ones keep working.
+    let closed = greedy
+        .delete(app.url("/mcp"))
+        .header("mcp-session-id", first.unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert!(closed.status().is_success(), "{}", closed.status());
+    let (status, _) = initialize(&app, &greedy).await;
+    assert_eq!(status, 200, "a slot was freed");
+    assert!(third.is_some());
+
+    // Legacy SSE streams: the same caps, counted on their own.
+    let streams: Vec<_> = futures::future::join_all((0..2).map(|_| {
+        client_from("127.0.0.12")
+            .get(app.url("/sse"))
+            .header("accept", "text/event-stream")
+            .send()
+    }))
+    .await;
+    assert!(streams.iter().all(|r| r.as_ref().unwrap().status() == 200));
+    let refused = client_from("127.0.0.12")
+        .get(app.url("/sse"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 503);
+    assert!(refused.headers().contains_key("retry-after"));
+    drop(streams);
+}

@@ -220,6 +220,8 @@ pub fn settings(data_dir: PathBuf, database_url: &str) -> Settings {
         stripe_api_base: None,
         credit_rates: clara::billing::rates::DEFAULT.parse().unwrap(),
         signup_credits: 0,
+        max_mcp_sessions: 1000,
+        max_mcp_sessions_per_address: 32,
         api_key: None,
         user_id: None,
     }
