@@ -169,7 +169,11 @@ pub struct Settings {
     pub max_mcp_sessions: usize,
 
     /// Live MCP sessions one client address may hold on each of Streamable HTTP and SSE.
-    #[arg(long, env = "CLARA_MCP_MAX_SESSIONS_PER_ADDRESS", default_value_t = 256)]
+    #[arg(
+        long,
+        env = "CLARA_MCP_MAX_SESSIONS_PER_ADDRESS",
+        default_value_t = 256
+    )]
     pub max_mcp_sessions_per_address: usize,
 
     /// Largest multipart upload the REST API reads, in bytes (all files of one request).
