@@ -39,6 +39,11 @@ pub struct AppConfig {
     /// Live MCP sessions (Streamable HTTP and SSE, each), in total and per client address.
     pub max_mcp_sessions: usize,
     pub max_mcp_sessions_per_address: usize,
+    /// Open HTTP connections one client address may hold.
+    pub max_connections_per_address: usize,
+    /// How long a client may take to send its request headers, and its request body.
+    pub header_timeout: std::time::Duration,
+    pub body_timeout: std::time::Duration,
 }
 
 impl std::fmt::Debug for AppConfig {
@@ -199,5 +204,8 @@ fn resolve_config(settings: &Settings) -> anyhow::Result<AppConfig> {
         signup_credits: Credits::whole(i64::from(settings.signup_credits)),
         max_mcp_sessions: settings.max_mcp_sessions,
         max_mcp_sessions_per_address: settings.max_mcp_sessions_per_address,
+        max_connections_per_address: settings.max_connections_per_address,
+        header_timeout: std::time::Duration::from_secs(settings.header_timeout_secs.max(1)),
+        body_timeout: std::time::Duration::from_secs(settings.body_timeout_secs.max(1)),
     })
 }

@@ -176,6 +176,18 @@ pub struct Settings {
     )]
     pub max_mcp_sessions_per_address: usize,
 
+    /// Open HTTP connections one client address may hold; more are closed at once.
+    #[arg(long, env = "CLARA_MAX_CONNECTIONS_PER_ADDRESS", default_value_t = 512)]
+    pub max_connections_per_address: usize,
+
+    /// Seconds a client may take to send its request headers.
+    #[arg(long, env = "CLARA_HEADER_TIMEOUT_SECS", default_value_t = 10)]
+    pub header_timeout_secs: u64,
+
+    /// Seconds a client may take to send a request body.
+    #[arg(long, env = "CLARA_BODY_TIMEOUT_SECS", default_value_t = 30)]
+    pub body_timeout_secs: u64,
+
     /// Largest multipart upload the REST API reads, in bytes (all files of one request).
     #[arg(long, env = "CLARA_MAX_UPLOAD_BYTES", default_value_t = crate::defaults::UPLOAD_LIMIT)]
     pub max_upload_bytes: usize,

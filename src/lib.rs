@@ -3,7 +3,8 @@
 //!
 //! A map of the crate, top to bottom. Each layer imports only the layers below it (a test,
 //! `tests/it/layers.rs`, reads the `use crate::…` lines and fails on a cycle or a climb):
-//! - [`server`]: composes the REST router, the MCP routers and the background workers.
+//! - [`server`]: composes the REST router, the MCP routers and the background workers;
+//!   [`listener`] serves them with header timeouts and per-address connection caps.
 //! - [`rest`] (axum, `/api/v1`) and [`mcp`] (rmcp: stdio, `/mcp`, `/sse`): the two thin
 //!   adapters; each owns its state (MCP connection sign-in) and its own errors (unknown route,
 //!   wrong method, body too large). [`openapi`] and [`schemas`] are generated documents.
@@ -29,6 +30,7 @@ pub mod defaults;
 pub mod error;
 pub mod google;
 pub mod hasher;
+pub mod listener;
 pub mod mail;
 pub mod mcp;
 pub mod model;

@@ -1,13 +1,13 @@
 //! Composition: the REST router, the MCP routers and the background workers, wired over one
 //! [`App`]. The top of the crate: it imports the adapters; nothing imports it.
 
-use std::{future::Future, net::SocketAddr, time::Duration};
+use std::{future::Future, time::Duration};
 
-use anyhow::Context;
 use axum::Router;
 use tokio::net::TcpListener;
+use tower_http::timeout::RequestBodyTimeoutLayer;
 
-use crate::{app::App, mail, mcp, rest};
+use crate::{app::App, listener, mail, mcp, rest};
 
 /// Every HTTP route: REST under `/api/v1` (catalog routes plus the hand-written ones), MCP
 /// Streamable HTTP at `/mcp`, legacy SSE at `/sse` + `/messages`.
@@ -15,6 +15,8 @@ pub fn router(app: &App) -> Router {
     rest::router(app.clone(), rest::extra_routes())
         .merge(mcp::http::router(app.clone()))
         .layer(axum::middleware::from_fn(rest::refuse_duplicate_headers))
+        // A body sent slower than this is cut off (a half-sent request cannot hold a worker).
+        .layer(RequestBodyTimeoutLayer::new(app.config().body_timeout))
 }
 
 /// Starts the background work: the mail outbox worker and the rate limiter's housekeeping.
@@ -47,16 +49,16 @@ pub async fn serve(
 ) -> anyhow::Result<()> {
     start_background(&app);
     let token = app.shutdown_token().clone();
-    axum::serve(
-        listener,
-        router(&app).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async move {
+    let limits = listener::Limits {
+        per_address: app.config().max_connections_per_address,
+        header_timeout: app.config().header_timeout,
+    };
+    let stop = async move {
         shutdown.await;
         token.cancel();
-    })
-    .await
-    .context("serving HTTP")
+    };
+    listener::serve(listener, router(&app), limits, stop).await;
+    Ok(())
 }
 
 /// `clara stdio`: MCP over stdin/stdout, with the background workers, until stdin closes or

@@ -420,3 +420,94 @@ async fn mcp_sessions_are_capped_per_address_and_in_total_and_a_closed_one_frees
     assert!(refused.headers().contains_key("retry-after"));
     drop(streams);
 }
+
+/// Reads until the server closes the connection or `within` passes; true when it closed.
+async fn closed_within(stream: &mut tokio::net::TcpStream, within: Duration) -> bool {
+    let mut buf = [0u8; 1024];
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        match tokio::time::timeout_at(deadline, stream.read(&mut buf)).await {
+            Ok(Ok(0)) | Ok(Err(_)) => return true,
+            Ok(Ok(_)) => continue, // an error answer, then the close
+            Err(_) => return false,
+        }
+    }
+}
+
+async fn connect_from(app: &TestApp, ip: &str) -> tokio::net::TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind(format!("{ip}:0").parse().unwrap()).unwrap();
+    socket.connect(app.addr).await.unwrap()
+}
+
+#[tokio::test]
+async fn dribbled_headers_and_half_sent_bodies_are_cut_off_and_health_stays_quick() {
+    let app = TestApp::spawn_with(|s| {
+        s.header_timeout_secs = 1;
+        s.body_timeout_secs = 1;
+    })
+    .await;
+    // 100 connections that never finish their headers, 20 whose body never arrives.
+    let mut dribblers = Vec::new();
+    for _ in 0..100 {
+        let mut stream = connect_from(&app, "127.0.0.14").await;
+        stream
+            .write_all(b"GET /api/v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+            .await
+            .unwrap();
+        dribblers.push(stream);
+    }
+    let mut half_sent = Vec::new();
+    for _ in 0..20 {
+        let mut stream = connect_from(&app, "127.0.0.15").await;
+        let head = "POST /api/v1/auth/register HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{\"a\":";
+        stream.write_all(head.as_bytes()).await.unwrap();
+        half_sent.push(stream);
+    }
+    let started = std::time::Instant::now();
+    assert_eq!(app.get("/health").await.status, 200);
+    assert!(
+        started.elapsed() < Duration::from_secs(1),
+        "health answers meanwhile"
+    );
+    for stream in dribblers.iter_mut().chain(half_sent.iter_mut()) {
+        assert!(
+            closed_within(stream, Duration::from_secs(5)).await,
+            "cut off"
+        );
+    }
+}
+
+#[tokio::test]
+async fn one_address_cannot_hold_more_connections_than_its_cap() {
+    let app = TestApp::spawn_with(|s| s.max_connections_per_address = 3).await;
+    let mut held = Vec::new();
+    for _ in 0..3 {
+        held.push(connect_from(&app, "127.0.0.16").await);
+    }
+    // Give the server a moment to accept them.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut fourth = connect_from(&app, "127.0.0.16").await;
+    assert!(
+        closed_within(&mut fourth, Duration::from_secs(2)).await,
+        "the fourth is closed"
+    );
+    let reply = client_from("127.0.0.17")
+        .get(app.api("/health"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reply.status(), 200, "other addresses are served");
+    drop(held);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let reply = client_from("127.0.0.16")
+        .get(app.api("/health"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        reply.status(),
+        200,
+        "slots come back when connections close"
+    );
+}

@@ -222,6 +222,9 @@ pub fn settings(data_dir: PathBuf, database_url: &str) -> Settings {
         signup_credits: 0,
         max_mcp_sessions: 1000,
         max_mcp_sessions_per_address: 32,
+        max_connections_per_address: 512,
+        header_timeout_secs: 10,
+        body_timeout_secs: 30,
         api_key: None,
         user_id: None,
     }
