@@ -152,4 +152,26 @@ mod tests {
         assert!(!hasher.verify("wrong horse", Some(&hash)).await.unwrap());
         assert!(!hasher.verify("correct horse", None).await.unwrap());
     }
+
+    #[tokio::test]
+    async fn a_full_queue_is_refused_at_once_instead_of_waiting() {
+        let hasher = Hasher::default();
+        let extra = 6;
+        let total = Hasher::limit() + Hasher::queue_limit() + extra;
+        let hashes = (0..total).map(|_| hasher.hash("queue me please"));
+        let results = futures::future::join_all(hashes).await;
+        let refused = results
+            .iter()
+            .filter(|r| {
+                matches!(
+                    r,
+                    Err(Error::RateLimited {
+                        retry_after_secs: 1
+                    })
+                )
+            })
+            .count();
+        assert_eq!(refused, extra, "only what exceeds the cores and the queue");
+        assert_eq!(hasher.stats().refused.load(Ordering::Relaxed), extra as u64);
+    }
 }
