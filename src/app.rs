@@ -39,6 +39,8 @@ pub struct AppConfig {
     /// Live MCP sessions (Streamable HTTP and SSE, each), in total and per client address.
     pub max_mcp_sessions: usize,
     pub max_mcp_sessions_per_address: usize,
+    /// Reverse proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Open HTTP connections one client address may hold.
     pub max_connections_per_address: usize,
     /// How long a client may take to send its request headers, and its request body.
@@ -205,6 +207,7 @@ fn resolve_config(settings: &Settings) -> anyhow::Result<AppConfig> {
         max_mcp_sessions: settings.max_mcp_sessions,
         max_mcp_sessions_per_address: settings.max_mcp_sessions_per_address,
         max_connections_per_address: settings.max_connections_per_address,
+        trusted_proxies: settings.trusted_proxies.clone(),
         header_timeout: std::time::Duration::from_secs(settings.header_timeout_secs.max(1)),
         body_timeout: std::time::Duration::from_secs(settings.body_timeout_secs.max(1)),
     })

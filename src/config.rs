@@ -180,6 +180,11 @@ pub struct Settings {
     #[arg(long, env = "CLARA_MAX_CONNECTIONS_PER_ADDRESS", default_value_t = 512)]
     pub max_connections_per_address: usize,
 
+    /// Reverse proxies (IP addresses, comma separated) whose `X-Forwarded-For` header names the
+    /// client; from anyone else it is ignored [default: none].
+    #[arg(long, env = "CLARA_TRUSTED_PROXIES", value_delimiter = ',')]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
+
     /// Seconds a client may take to send its request headers.
     #[arg(long, env = "CLARA_HEADER_TIMEOUT_SECS", default_value_t = 10)]
     pub header_timeout_secs: u64,

@@ -15,6 +15,10 @@ pub fn router(app: &App) -> Router {
     rest::router(app.clone(), rest::extra_routes())
         .merge(mcp::http::router(app.clone()))
         .layer(axum::middleware::from_fn(rest::refuse_duplicate_headers))
+        .layer(axum::middleware::from_fn_with_state(
+            std::sync::Arc::new(app.config().trusted_proxies.clone()),
+            rest::trust_proxies,
+        ))
         // A body sent slower than this is cut off (a half-sent request cannot hold a worker).
         .layer(RequestBodyTimeoutLayer::new(app.config().body_timeout))
 }

@@ -81,6 +81,39 @@ pub async fn refuse_duplicate_headers(
     next.run(request).await
 }
 
+/// Behind a trusted reverse proxy, the client is the address the proxy reports: the
+/// right-most `X-Forwarded-For` entry that is not itself a trusted proxy replaces the peer
+/// address every limit and log uses. From anyone else the header is ignored.
+pub async fn trust_proxies(
+    axum::extract::State(trusted): axum::extract::State<std::sync::Arc<Vec<std::net::IpAddr>>>,
+    mut request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    use axum::extract::ConnectInfo;
+    use std::net::{IpAddr, SocketAddr};
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0);
+    if let Some(peer) = peer.filter(|p| trusted.contains(&p.ip())) {
+        let forwarded = request
+            .headers()
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .map(str::trim)
+            .filter_map(|ip| ip.parse::<IpAddr>().ok())
+            .collect::<Vec<_>>();
+        if let Some(client) = forwarded.into_iter().rev().find(|ip| !trusted.contains(ip)) {
+            request
+                .extensions_mut()
+                .insert(ConnectInfo(SocketAddr::new(client, 0)));
+        }
+    }
+    next.run(request).await
+}
+
 /// Routes that are not catalog operations (they need the raw request, or are documents).
 pub fn extra_routes() -> Router<App> {
     Router::new()

@@ -511,3 +511,37 @@ async fn one_address_cannot_hold_more_connections_than_its_cap() {
         "slots come back when connections close"
     );
 }
+
+#[tokio::test]
+async fn x_forwarded_for_counts_only_from_a_trusted_proxy() {
+    let app = TestApp::spawn_with(|s| {
+        s.rate_limit = "3/s".parse().unwrap();
+        s.trusted_proxies = vec!["127.0.0.20".parse().unwrap()];
+    })
+    .await;
+    let pk = app.public_key();
+    let send = async |from: &str, forwarded: &str| {
+        let request = client_from(from)
+            .get(app.api("/stripe/rate"))
+            .header("authorization", &pk)
+            .header("x-forwarded-for", forwarded);
+        app.send(request).await.status
+    };
+    // Through the proxy: each forwarded client has its own bucket.
+    let mut statuses = Vec::new();
+    for _ in 0..5 {
+        statuses.push(send("127.0.0.20", "10.9.9.1").await);
+    }
+    assert!(statuses.contains(&429), "{statuses:?}");
+    assert_ne!(
+        send("127.0.0.20", "10.9.9.2").await,
+        429,
+        "another client behind the proxy"
+    );
+    // From anyone else the header is ignored: changing it does not escape the limit.
+    let mut statuses = Vec::new();
+    for n in 0..5 {
+        statuses.push(send("127.0.0.21", &format!("10.8.8.{n}")).await);
+    }
+    assert!(statuses.contains(&429), "{statuses:?}");
+}

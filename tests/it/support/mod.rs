@@ -224,6 +224,7 @@ pub fn settings(data_dir: PathBuf, database_url: &str) -> Settings {
         max_mcp_sessions_per_address: 32,
         max_connections_per_address: 512,
         header_timeout_secs: 10,
+        trusted_proxies: vec![],
         body_timeout_secs: 30,
         api_key: None,
         user_id: None,
