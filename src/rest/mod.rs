@@ -95,7 +95,7 @@ pub async fn trust_proxies(
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0);
-    if let Some(peer) = peer.filter(|p| trusted.contains(&p.ip())) {
+    if peer.is_some_and(|p| trusted.contains(&p.ip())) {
         let forwarded = request
             .headers()
             .get_all("x-forwarded-for")
