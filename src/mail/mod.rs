@@ -54,21 +54,27 @@ pub struct Failure {
     pub error: anyhow::Error,
 }
 
-/// Writes `dir/<id>.eml` readable by the owner only (it may hold a code).
+/// Writes `dir/<id>.eml` readable by the owner only (it may hold a code), atomically: the
+/// bytes go to a temporary file beside the directory, which is then renamed into it, so a
+/// reader never sees a half-written mail.
 async fn write_private(dir: &std::path::Path, id: &str, bytes: &[u8]) -> anyhow::Result<()> {
     use tokio::io::AsyncWriteExt as _;
     crate::secrets::private_dir(dir)?;
     let path = dir.join(format!("{id}.eml"));
+    let temporary = dir.with_file_name(format!(".outbox-{id}.tmp"));
     let mut file = tokio::fs::OpenOptions::new()
         .write(true)
         .create(true)
         .truncate(true)
         .mode(0o600)
-        .open(&path)
+        .open(&temporary)
         .await
-        .with_context(|| format!("writing {}", path.display()))?;
+        .with_context(|| format!("writing {}", temporary.display()))?;
     file.write_all(bytes).await?;
-    file.flush().await?;
+    file.sync_all().await?;
+    tokio::fs::rename(&temporary, &path)
+        .await
+        .with_context(|| format!("moving the mail to {}", path.display()))?;
     Ok(())
 }
 
