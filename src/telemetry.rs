@@ -1,5 +1,8 @@
 //! Logging: `tracing` to stderr (stdout belongs to JSON-RPC under `clara stdio`), filtered by
-//! `RUST_LOG` (default `info`, request spans included).
+//! `RUST_LOG` (default `info`, request spans included). Colour only when stderr is a terminal,
+//! so log files and Claude Desktop's MCP logs carry no ANSI codes.
+
+use std::io::IsTerminal as _;
 
 use tracing_subscriber::EnvFilter;
 
@@ -9,5 +12,6 @@ pub fn init() {
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .try_init();
 }

@@ -55,7 +55,8 @@ impl HttpSessions {
     }
 }
 
-/// In front of `/mcp`: a request that may open a session (a POST with neither a session id nor
+/// In front of `/mcp`: `DELETE` (end a session) answers 204 rather than rmcp's 202; a request
+/// that may open a session (a POST with neither a session id nor
 /// the stateless protocol header) is refused when the caps are reached; a session the answer
 /// opens is remembered with its address.
 pub async fn cap_http_sessions(
@@ -64,6 +65,15 @@ pub async fn cap_http_sessions(
     request: Request,
     next: Next,
 ) -> Response {
+    if request.method() == http::Method::DELETE {
+        // rmcp ends a session with 202; clients expect 200, 204 or 405 (the Python SDK warns).
+        let mut response = next.run(request).await;
+        if response.status() == StatusCode::ACCEPTED {
+            *response.status_mut() = StatusCode::NO_CONTENT;
+            *response.body_mut() = axum::body::Body::empty();
+        }
+        return response;
+    }
     let headers = request.headers();
     let opens = request.method() == http::Method::POST
         && !headers.contains_key("mcp-session-id")
