@@ -16,7 +16,7 @@ pub mod users;
 
 use std::{future::Future, ops::Deref, pin::Pin, sync::OnceLock};
 
-use http::{Method, StatusCode};
+use http::StatusCode;
 use schemars::{JsonSchema, generate::SchemaSettings};
 use serde::{Serialize, de::DeserializeOwned};
 use serde_json::{Map, Value};
@@ -121,15 +121,6 @@ impl Verb {
             Self::Put => "PUT",
             Self::Patch => "PATCH",
             Self::Delete => "DELETE",
-        }
-    }
-    pub fn method(self) -> Method {
-        match self {
-            Self::Get => Method::GET,
-            Self::Post => Method::POST,
-            Self::Put => Method::PUT,
-            Self::Patch => Method::PATCH,
-            Self::Delete => Method::DELETE,
         }
     }
 }

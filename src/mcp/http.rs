@@ -46,13 +46,13 @@ pub fn router(app: App) -> Router {
         mcp_config,
     );
     let http_sessions = HttpSessions::new(manager, caps);
-    let streamable =
-        Router::new()
-            .fallback_service(streamable)
-            .layer(middleware::from_fn_with_state(
-                http_sessions,
-                limits::cap_http_sessions,
-            ));
+    let streamable = Router::new()
+        .fallback_service(streamable)
+        .layer(middleware::from_fn_with_state(
+            http_sessions,
+            limits::cap_http_sessions,
+        ))
+        .layer(middleware::from_fn(limits::end_session_with_204));
     let sse_state = SseState {
         app,
         sessions: Sessions::default(),

@@ -55,8 +55,7 @@ impl HttpSessions {
     }
 }
 
-/// In front of `/mcp`: `DELETE` (end a session) answers 204 rather than rmcp's 202; a request
-/// that may open a session (a POST with neither a session id nor
+/// In front of `/mcp`: a request that may open a session (a POST with neither a session id nor
 /// the stateless protocol header) is refused when the caps are reached; a session the answer
 /// opens is remembered with its address.
 pub async fn cap_http_sessions(
@@ -65,15 +64,6 @@ pub async fn cap_http_sessions(
     request: Request,
     next: Next,
 ) -> Response {
-    if request.method() == http::Method::DELETE {
-        // rmcp ends a session with 202; clients expect 200, 204 or 405 (the Python SDK warns).
-        let mut response = next.run(request).await;
-        if response.status() == StatusCode::ACCEPTED {
-            *response.status_mut() = StatusCode::NO_CONTENT;
-            *response.body_mut() = axum::body::Body::empty();
-        }
-        return response;
-    }
     let headers = request.headers();
     let opens = request.method() == http::Method::POST
         && !headers.contains_key("mcp-session-id")
@@ -81,13 +71,10 @@ pub async fn cap_http_sessions(
     if !opens {
         return next.run(request).await;
     }
-    let live: Vec<String> = {
-        let map = sessions.manager.sessions.read().await;
-        map.keys().map(|id| id.to_string()).collect()
-    };
     let over = {
+        let live = sessions.manager.sessions.read().await;
         let mut owners = sessions.owners.lock().unwrap_or_else(|e| e.into_inner());
-        owners.retain(|id, _| live.contains(id));
+        owners.retain(|id, _| live.contains_key(id.as_str()));
         let mine = owners.values().filter(|ip| **ip == addr.ip()).count();
         live.len() >= sessions.caps.total || mine >= sessions.caps.per_address
     };
@@ -102,6 +89,18 @@ pub async fn cap_http_sessions(
     {
         let mut owners = sessions.owners.lock().unwrap_or_else(|e| e.into_inner());
         owners.insert(id.to_string(), addr.ip());
+    }
+    response
+}
+
+/// rmcp ends a session (`DELETE /mcp`) with 202; clients expect 200, 204 or 405 (the Python SDK
+/// warns on anything else), so the answer is 204.
+pub async fn end_session_with_204(request: Request, next: Next) -> Response {
+    let deleting = request.method() == http::Method::DELETE;
+    let mut response = next.run(request).await;
+    if deleting && response.status() == StatusCode::ACCEPTED {
+        *response.status_mut() = StatusCode::NO_CONTENT;
+        *response.body_mut() = axum::body::Body::empty();
     }
     response
 }

@@ -82,7 +82,10 @@ async fn answer(
             let data = match op.rest_data {
                 RestData::Output => outcome.data,
                 RestData::Null => Value::Null,
-                RestData::Items => outcome.data.get("items").cloned().unwrap_or_default(),
+                RestData::Items => match outcome.data {
+                    Value::Object(mut output) => output.remove("items").unwrap_or_default(),
+                    _ => Value::Null,
+                },
             };
             respond(outcome.status, outcome.message, data)
         }

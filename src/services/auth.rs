@@ -64,8 +64,7 @@ pub enum Via {
     ApiKey,
 }
 
-/// Who is acting, resolved: what every domain function is given. A webhook or a background
-/// worker acts as [`Actor::System`].
+/// Who is acting, resolved: what every domain function is given.
 #[derive(Debug, Clone)]
 pub enum Actor {
     /// No credential needed (Health, Google sign-in) or pre-login calls over MCP.
@@ -81,8 +80,6 @@ pub enum Actor {
     Basic {
         from: Option<IpAddr>,
     },
-    /// The server itself (webhooks, workers, admin commands): may address any user.
-    System,
     User {
         user: Box<User>,
         via: Via,
@@ -148,7 +145,7 @@ fn needs(accepts: Accepts) -> String {
 
 fn allowed(actor: &Actor, accepts: Accepts) -> bool {
     let mode = match actor {
-        Actor::Anonymous | Actor::System => return true,
+        Actor::Anonymous => return true,
         Actor::Public { .. } => Accepts::PUBLIC_KEY,
         Actor::Private => Accepts::PRIVATE_KEY,
         Actor::Basic { .. } => Accepts::BASIC,
@@ -208,24 +205,19 @@ impl Actor {
         }
     }
 
-    /// May address any user by id or email.
-    fn is_admin(&self) -> bool {
-        matches!(self, Self::Private | Self::System)
-    }
-
     /// The user a `{user_id}` path addresses: the caller's own (also when `user_id` is absent),
-    /// any user for the private key or the system (404 when unknown), else 403.
+    /// any user for the private key (404 when unknown), else 403.
     pub async fn target_user(&self, app: &App, user_id: Option<&str>) -> Result<User> {
         match (self, user_id) {
             (Self::User { user, .. }, None) => Ok((**user).clone()),
             (Self::User { user, .. }, Some(id)) if user.id == *id => Ok((**user).clone()),
-            (admin, Some(id)) if admin.is_admin() => {
+            (Self::Private, Some(id)) => {
                 let mut conn = app.store().conn().await?;
                 users::by_id(&mut conn, id)
                     .await?
                     .ok_or(Error::NotFound("User"))
             }
-            (admin, None) if admin.is_admin() => {
+            (Self::Private, None) => {
                 Err(Error::invalid("user_id is required with the private key"))
             }
             (Self::User { .. }, Some(_)) => Err(Error::Forbidden),
