@@ -8,6 +8,7 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
+    analysis::{Engine, offline::Offline},
     billing::{Billing, stripe::StripeApi},
     clock::Clock,
     config::Settings,
@@ -46,6 +47,14 @@ pub struct AppConfig {
     /// How long a client may take to send its request headers, and its request body.
     pub header_timeout: std::time::Duration,
     pub body_timeout: std::time::Duration,
+    /// Charged per analysis.
+    pub analysis_cost: Credits,
+    /// Analyses this process runs at once.
+    pub agent_workers: usize,
+    /// How long one analysis may run.
+    pub agent_timeout: std::time::Duration,
+    /// How long a worker's claim on a task lasts without renewal, in seconds.
+    pub agent_lease_secs: i64,
 }
 
 impl std::fmt::Debug for AppConfig {
@@ -71,6 +80,10 @@ struct Inner {
     google: GoogleVerifier,
     billing: Billing,
     clock: Clock,
+    /// The analysis engine the workers run.
+    engine: Arc<dyn Engine>,
+    /// Wakes this process's analysis workers when a task is created here.
+    new_task: tokio::sync::Notify,
     /// Cancelled when the server shuts down: long-lived streams (SSE) end with it.
     shutdown: CancellationToken,
 }
@@ -78,6 +91,14 @@ struct Inner {
 impl App {
     /// Connects to the database, applies migrations and resolves the secrets.
     pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
+        Self::build_with_engine(settings, Arc::new(Offline)).await
+    }
+
+    /// [`App::build`] with a given analysis engine.
+    pub async fn build_with_engine(
+        settings: &Settings,
+        engine: Arc<dyn Engine>,
+    ) -> anyhow::Result<Self> {
         let clock = Clock::system();
         // One TLS provider for every rustls user (SMTP, Google JWKS, PostgreSQL); a no-op when
         // one is installed already.
@@ -124,6 +145,8 @@ impl App {
             google,
             billing,
             clock,
+            engine,
+            new_task: tokio::sync::Notify::new(),
             shutdown: CancellationToken::new(),
         })))
     }
@@ -155,6 +178,13 @@ impl App {
     /// Now, in Unix seconds, by the app's clock.
     pub fn now(&self) -> i64 {
         self.0.clock.now()
+    }
+    pub fn engine(&self) -> &dyn Engine {
+        self.0.engine.as_ref()
+    }
+    /// Notified when a task is created in this process.
+    pub fn new_task(&self) -> &tokio::sync::Notify {
+        &self.0.new_task
     }
     pub fn shutdown_token(&self) -> &CancellationToken {
         &self.0.shutdown
@@ -210,5 +240,11 @@ fn resolve_config(settings: &Settings) -> anyhow::Result<AppConfig> {
         trusted_proxies: settings.trusted_proxies.clone(),
         header_timeout: std::time::Duration::from_secs(settings.header_timeout_secs.max(1)),
         body_timeout: std::time::Duration::from_secs(settings.body_timeout_secs.max(1)),
+        analysis_cost: Credits::whole(i64::from(settings.analysis_cost)),
+        agent_workers: settings.agent_workers.unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(2, |n| n.get())
+        }),
+        agent_timeout: std::time::Duration::from_secs(settings.agent_timeout_secs.max(1)),
+        agent_lease_secs: settings.agent_lease_secs.clamp(3, 3600) as i64,
     })
 }

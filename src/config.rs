@@ -197,6 +197,23 @@ pub struct Settings {
     #[arg(long, env = "CLARA_MAX_UPLOAD_BYTES", default_value_t = crate::defaults::UPLOAD_LIMIT)]
     pub max_upload_bytes: usize,
 
+    /// Credits charged per analysis (refunded when the analysis fails).
+    #[arg(long, env = "CLARA_ANALYSIS_COST", default_value_t = 20)]
+    pub analysis_cost: u32,
+
+    /// Analyses this process runs at once [default: the core count].
+    #[arg(long, env = "CLARA_AGENT_WORKERS")]
+    pub agent_workers: Option<usize>,
+
+    /// Seconds one analysis may run before it fails (and is refunded).
+    #[arg(long, env = "CLARA_AGENT_TIMEOUT_SECS", default_value_t = 600)]
+    pub agent_timeout_secs: u64,
+
+    /// Seconds a worker's claim on a task lasts without renewal (it renews every third of it);
+    /// a task whose process died is taken up again after it.
+    #[arg(long, env = "CLARA_AGENT_LEASE_SECS", default_value_t = 30)]
+    pub agent_lease_secs: u64,
+
     /// stdio only: the API key or user token the MCP session acts as.
     #[arg(long, env = "CLARA_API_KEY", hide_env_values = true)]
     pub api_key: Option<String>,
@@ -248,6 +265,10 @@ impl std::fmt::Debug for Settings {
                 "max_mcp_sessions_per_address",
                 &self.max_mcp_sessions_per_address,
             )
+            .field("analysis_cost", &self.analysis_cost)
+            .field("agent_workers", &self.agent_workers)
+            .field("agent_timeout_secs", &self.agent_timeout_secs)
+            .field("agent_lease_secs", &self.agent_lease_secs)
             .field("api_key", &redact(&self.api_key))
             .field("user_id", &self.user_id)
             .finish()

@@ -17,6 +17,9 @@ pub enum Error {
     /// for logs and MCP callers; the documented message stays the same.
     #[error("One or more required parameters are either not given or have invalid schema.")]
     InvalidInput(String),
+    /// An attached file that cannot be analysed; `data` names it and says why.
+    #[error("One or more required parameters are either not given or have invalid schema.")]
+    BadAttachment { file: String, reason: String },
     /// Bad, missing or expired credential or OTP. `two_factor` marks the 2FA login case.
     #[error("Authorization header or OTP is either missing, invalid or expired.")]
     Unauthorized { two_factor: bool },
@@ -82,6 +85,7 @@ impl Error {
         match self {
             Self::EmptyBody
             | Self::InvalidInput(_)
+            | Self::BadAttachment { .. }
             | Self::AlreadyExists(_)
             | Self::BadSignature => StatusCode::BAD_REQUEST,
             Self::Unauthorized { .. } | Self::MissingCredential { .. } | Self::Inactive => {
@@ -100,6 +104,7 @@ impl Error {
         match self {
             Self::EmptyBody => "empty_body",
             Self::InvalidInput(_) => "invalid_input",
+            Self::BadAttachment { .. } => "invalid_attachment",
             Self::Unauthorized { .. } | Self::MissingCredential { .. } => "unauthorized",
             Self::Inactive => "inactive",
             Self::Forbidden => "forbidden",
@@ -115,9 +120,13 @@ impl Error {
         }
     }
 
-    /// The `data` member of the error envelope: `null` except for the 2FA login case.
+    /// The `data` member of the error envelope: `null` except for the 2FA login case and a
+    /// refused attachment.
     pub fn data(&self) -> Option<serde_json::Value> {
         match self {
+            Self::BadAttachment { file, reason } => {
+                Some(serde_json::json!({ "file": file, "reason": reason }))
+            }
             Self::Unauthorized { two_factor: true } => {
                 Some(serde_json::json!({ "is_2fa_enabled": true }))
             }
@@ -143,6 +152,7 @@ impl Error {
             data: self.data(),
             detail: match self {
                 Self::InvalidInput(detail) => Some(detail.clone()),
+                Self::BadAttachment { file, reason } => Some(format!("{file} {reason}")),
                 Self::RateLimited { retry_after_secs } => {
                     Some(format!("retry after {retry_after_secs} s"))
                 }

@@ -19,6 +19,7 @@
 //! - Leaves: [`model`] (domain values: `User`, `Credits`, ids, emails), [`error`], [`caller`],
 //!   [`clock`], [`crypto`], [`config`], [`defaults`], [`secrets`], [`telemetry`].
 
+pub mod analysis;
 pub mod app;
 pub mod billing;
 pub mod caller;

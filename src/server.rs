@@ -32,6 +32,7 @@ pub fn start_background(app: &App) {
         clock: app.clock().clone(),
     };
     tokio::spawn(mail::worker::run(worker, app.shutdown_token().clone()));
+    crate::services::analysis::start(app);
     let app = app.clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(Duration::from_secs(60));

@@ -3,10 +3,11 @@
 //! to one domain function, and listed in [`all`]. The REST router, the MCP tool list,
 //! `schemas/`, the OpenAPI document, the README table check and the parity tests are all
 //! generated from this list. One file per area: [`auth`], [`users`], [`api_keys`],
-//! [`credits`], [`billing`], [`misc`], [`admin`].
+//! [`credits`], [`agent`], [`billing`], [`misc`], [`admin`].
 //! Imports the domain (`services`) and `http` types; never an adapter (`rest`, `mcp`).
 
 pub mod admin;
+pub mod agent;
 pub mod api_keys;
 pub mod auth;
 pub mod billing;
@@ -101,6 +102,8 @@ pub enum Effect {
     /// The output's `url` is a page for the user to open (a Stripe Checkout): MCP asks clients
     /// that support URL elicitation to open it. The URL is in the output either way.
     OpenUrl,
+    /// The output is an analysis task: MCP may answer with an MCP task, or wait for it.
+    Task,
 }
 
 /// An HTTP method the catalog uses (a `Copy` value, so contracts can be constants).
@@ -415,6 +418,11 @@ pub fn all() -> &'static [OpInfo] {
             entry::<api_keys::Reset>(),
             entry::<credits::List>(),
             entry::<credits::View>(),
+            entry::<agent::List>(),
+            entry::<agent::View>(),
+            entry::<agent::Cancel>(),
+            entry::<agent::Supported>(),
+            entry::<agent::Analysis>(),
             entry::<billing::Rate>(),
             entry::<billing::Portal>(),
             entry::<billing::Buy>(),

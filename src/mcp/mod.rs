@@ -10,6 +10,7 @@ pub mod http;
 mod limits;
 mod open_url;
 mod sse;
+mod tasks;
 
 use std::{
     net::SocketAddr,
@@ -19,8 +20,10 @@ use std::{
 use rmcp::{
     ErrorData as McpError, RoleServer, ServerHandler, ServiceExt,
     model::{
-        CallToolRequestParams, CallToolResponse, CallToolResult, Implementation, ListToolsResult,
-        PaginatedRequestParams, ServerConfig, Tool, ToolAnnotations,
+        CallToolRequestParams, CallToolResponse, CallToolResult, CancelTaskParams, GetTaskParams,
+        GetTaskResult, Implementation, ListResourceTemplatesResult, ListToolsResult,
+        PaginatedRequestParams, ReadResourceRequestParams, ReadResourceResponse, ServerConfig,
+        Tool, ToolAnnotations,
     },
     service::RequestContext,
 };
@@ -58,7 +61,7 @@ impl Binding {
     /// Applies a successful call's effect on the connection.
     fn apply(&self, effect: Effect, used: Option<&Credential>, data: &Value) {
         match effect {
-            Effect::None | Effect::OpenUrl => {}
+            Effect::None | Effect::OpenUrl | Effect::Task => {}
             Effect::SignIn => {
                 if let Some(token) = data.get("token").and_then(Value::as_str) {
                     *self.lock() = Some(Credential::Bearer(token.to_string()));
@@ -184,6 +187,8 @@ impl ServerHandler for ClaraMcp {
         #[cfg(not(feature = "conformance"))]
         let capabilities = rmcp::model::ServerCapabilities::builder()
             .enable_tools()
+            .enable_resources()
+            .enable_tasks()
             .build();
         #[cfg(feature = "conformance")]
         let capabilities = fixtures::capabilities();
@@ -238,12 +243,78 @@ impl ServerHandler for ClaraMcp {
         let caller = self.caller(&context);
         let args = Value::Object(request.arguments.clone().unwrap_or_default());
         let span = tracing::info_span!("tool", name = op.name);
-        let result = self.call_operation(op, args, caller).instrument(span).await;
+        let result = self
+            .call_operation(op, args.clone(), caller)
+            .instrument(span)
+            .await;
+        if op.effect == Effect::Task {
+            return Ok(tasks::answer(&self.app, &context, &args, result).await);
+        }
         if op.effect == Effect::OpenUrl {
             let ask = open_url::how(&context);
             return Ok(open_url::answer(&self.app, &context, op.name, ask, result).await);
         }
         Ok(result.into())
+    }
+
+    async fn list_resource_templates(
+        &self,
+        _request: Option<PaginatedRequestParams>,
+        _context: RequestContext<RoleServer>,
+    ) -> Result<ListResourceTemplatesResult, McpError> {
+        #[allow(unused_mut)]
+        let mut listed = tasks::list_templates();
+        #[cfg(feature = "conformance")]
+        {
+            let fixtures = fixtures::listings::templates();
+            listed.resource_templates.extend(fixtures.resource_templates);
+            listed.ttl_ms = fixtures.ttl_ms;
+            listed.cache_scope = fixtures.cache_scope;
+        }
+        Ok(listed)
+    }
+
+    async fn read_resource(
+        &self,
+        request: ReadResourceRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<ReadResourceResponse, McpError> {
+        #[cfg(feature = "conformance")]
+        if !request.uri.starts_with(tasks::URI_PREFIX) {
+            return fixtures::listings::read(request);
+        }
+        let caller = self.caller(&context);
+        Ok(tasks::read(&self.app, caller, &request.uri).await?.into())
+    }
+
+    async fn get_task(
+        &self,
+        request: GetTaskParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<GetTaskResult, McpError> {
+        #[cfg(feature = "conformance")]
+        if !request.task_id.starts_with("task_") {
+            return Ok(GetTaskResult::new(
+                fixtures::tasks::manager().get_task(&request.task_id)?,
+            ));
+        }
+        let caller = self.caller(&context);
+        Ok(GetTaskResult::new(
+            tasks::get(&self.app, caller, &request.task_id).await?,
+        ))
+    }
+
+    async fn cancel_task(
+        &self,
+        request: CancelTaskParams,
+        context: RequestContext<RoleServer>,
+    ) -> Result<(), McpError> {
+        #[cfg(feature = "conformance")]
+        if !request.task_id.starts_with("task_") {
+            return fixtures::tasks::manager().cancel_task(&request.task_id);
+        }
+        let caller = self.caller(&context);
+        tasks::cancel(&self.app, caller, &request.task_id).await
     }
 
     #[cfg(feature = "conformance")]

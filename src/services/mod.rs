@@ -5,6 +5,8 @@
 //! `store`.
 
 pub mod admin;
+pub mod agent;
+pub mod analysis;
 pub mod api_keys;
 pub mod auth;
 pub mod billing;
@@ -14,6 +16,7 @@ pub mod otp;
 pub mod passwords;
 pub mod sessions;
 pub mod signup;
+pub mod tasks;
 pub mod totp;
 pub mod transactions;
 pub mod two_factor;

@@ -7,6 +7,7 @@ pub mod codes;
 pub mod credentials;
 pub mod ledger;
 pub mod outbox;
+pub mod tasks;
 pub mod users;
 
 use std::{path::PathBuf, str::FromStr, time::Duration};
@@ -131,6 +132,10 @@ impl Store {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
             Backend::Postgres => self.pool.begin().await,
         }
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
     }
 
     /// ` FOR UPDATE` on PostgreSQL (SQLite has no row locks; `begin_write` holds the database).

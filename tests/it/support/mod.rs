@@ -226,6 +226,10 @@ pub fn settings(data_dir: PathBuf, database_url: &str) -> Settings {
         header_timeout_secs: 10,
         trusted_proxies: vec![],
         body_timeout_secs: 30,
+        analysis_cost: 20,
+        agent_workers: Some(2),
+        agent_timeout_secs: 600,
+        agent_lease_secs: 30,
         api_key: None,
         user_id: None,
     }
