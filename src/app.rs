@@ -241,9 +241,9 @@ fn resolve_config(settings: &Settings) -> anyhow::Result<AppConfig> {
         header_timeout: std::time::Duration::from_secs(settings.header_timeout_secs.max(1)),
         body_timeout: std::time::Duration::from_secs(settings.body_timeout_secs.max(1)),
         analysis_cost: Credits::whole(i64::from(settings.analysis_cost)),
-        agent_workers: settings.agent_workers.unwrap_or_else(|| {
-            std::thread::available_parallelism().map_or(2, |n| n.get())
-        }),
+        agent_workers: settings
+            .agent_workers
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
         agent_timeout: std::time::Duration::from_secs(settings.agent_timeout_secs.max(1)),
         agent_lease_secs: settings.agent_lease_secs.clamp(3, 3600) as i64,
     })

@@ -135,10 +135,13 @@ mod tests {
 
     #[test]
     fn claims_are_capped_and_deduplicated() {
-        let text = "This sentence repeats itself here. ".repeat(3) + &"A new claim number here. ".repeat(40);
+        let text = "This sentence repeats itself here. ".repeat(3)
+            + &"A new claim number here. ".repeat(40);
         let claims = split(&text);
         assert_eq!(claims.len(), 2);
-        let many: String = (0..50).map(|i| format!("Claim number {i} is here. ")).collect();
+        let many: String = (0..50)
+            .map(|i| format!("Claim number {i} is here. "))
+            .collect();
         assert_eq!(split(&many).len(), MAX_CLAIMS);
     }
 }

@@ -233,7 +233,13 @@ fn read_exif(exif: &exif::Exif, out: &mut Extraction) {
     use exif::{In, Tag};
     let text = |tag: Tag| {
         exif.get_field(tag, In::PRIMARY)
-            .map(|f| f.display_value().to_string().trim_matches('"').trim().to_string())
+            .map(|f| {
+                f.display_value()
+                    .to_string()
+                    .trim_matches('"')
+                    .trim()
+                    .to_string()
+            })
             .filter(|v| !v.is_empty())
     };
     let mut fields = BTreeMap::new();
@@ -285,10 +291,7 @@ fn read_exif(exif: &exif::Exif, out: &mut Extraction) {
     ) && (-90.0..=90.0).contains(&latitude)
         && (-180.0..=180.0).contains(&longitude)
     {
-        fields.insert(
-            "gps".to_string(),
-            format!("{latitude:.6}, {longitude:.6}"),
-        );
+        fields.insert("gps".to_string(), format!("{latitude:.6}, {longitude:.6}"));
         out.gps = Some(Gps {
             latitude,
             longitude,
@@ -306,7 +309,10 @@ fn audio(file: &File, out: &mut Extraction) -> Result<(), String> {
         io::MediaSourceStream,
         meta::MetadataOptions,
     };
-    let source = MediaSourceStream::new(Box::new(Cursor::new(file.bytes.clone())), Default::default());
+    let source = MediaSourceStream::new(
+        Box::new(Cursor::new(file.bytes.clone())),
+        Default::default(),
+    );
     let mut hint = Hint::new();
     if let Some(ext) = kinds::extension(&file.name) {
         hint.with_extension(&ext);
@@ -325,9 +331,7 @@ fn audio(file: &File, out: &mut Extraction) -> Result<(), String> {
             continue;
         };
         let seconds = match (track.time_base, track.duration) {
-            (Some(base), Some(duration)) => base
-                .calc_duration(duration)
-                .map(|t| t.as_secs_f64()),
+            (Some(base), Some(duration)) => base.calc_duration(duration).map(|t| t.as_secs_f64()),
             _ => match (track.num_frames, params.sample_rate) {
                 (Some(frames), Some(rate)) if rate > 0 => Some(frames as f64 / f64::from(rate)),
                 _ => None,

@@ -70,7 +70,11 @@ enum Content {
 
 const TEXT: Content = Content::Text;
 const FORMATS: &[(&str, Kind, Content)] = &[
-    ("m4a", Kind::Audio, Content::Magic(&["audio/m4a", "video/mp4"])),
+    (
+        "m4a",
+        Kind::Audio,
+        Content::Magic(&["audio/m4a", "video/mp4"]),
+    ),
     ("mp3", Kind::Audio, Content::Magic(&["audio/mpeg"])),
     ("wav", Kind::Audio, Content::Magic(&["audio/x-wav"])),
     ("flac", Kind::Audio, Content::Magic(&["audio/x-flac"])),
@@ -89,9 +93,21 @@ const FORMATS: &[(&str, Kind, Content)] = &[
     ("tif", Kind::Image, Content::Magic(&["image/tiff"])),
     ("tiff", Kind::Image, Content::Magic(&["image/tiff"])),
     ("pdf", Kind::Pdf, Content::Magic(&["application/pdf"])),
-    ("mp4", Kind::Video, Content::Magic(&["video/mp4", "audio/m4a"])),
-    ("m4v", Kind::Video, Content::Magic(&["video/x-m4v", "video/mp4"])),
-    ("mov", Kind::Video, Content::Magic(&["video/quicktime", "video/mp4"])),
+    (
+        "mp4",
+        Kind::Video,
+        Content::Magic(&["video/mp4", "audio/m4a"]),
+    ),
+    (
+        "m4v",
+        Kind::Video,
+        Content::Magic(&["video/x-m4v", "video/mp4"]),
+    ),
+    (
+        "mov",
+        Kind::Video,
+        Content::Magic(&["video/quicktime", "video/mp4"]),
+    ),
 ];
 
 /// The lower-cased extension of a file name, without the dot.

@@ -189,7 +189,8 @@ impl Progress {
 #[error("{0}")]
 pub struct EngineError(pub String);
 
-pub type EngineFuture<'a> = Pin<Box<dyn Future<Output = Result<Analysis, EngineError>> + Send + 'a>>;
+pub type EngineFuture<'a> =
+    Pin<Box<dyn Future<Output = Result<Analysis, EngineError>> + Send + 'a>>;
 
 /// An analysis engine. Dropping the future cancels the analysis.
 pub trait Engine: Send + Sync + std::fmt::Debug + 'static {

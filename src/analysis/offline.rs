@@ -94,7 +94,10 @@ fn observe(text: &str, attachments: &[Extraction]) -> Vec<Observation> {
             add(
                 &a.name,
                 "exif_date",
-                format!("{}: EXIF says it was taken at {taken} (camera time).", a.name),
+                format!(
+                    "{}: EXIF says it was taken at {taken} (camera time).",
+                    a.name
+                ),
             );
             let year: Option<i32> = taken.get(..4).and_then(|y| y.parse().ok());
             if let Some(year) = year
@@ -238,13 +241,26 @@ mod tests {
         );
         assert_eq!(result.verdict, Verdict::NotEnoughEvidence);
         assert_eq!(result.claims.len(), 1);
-        assert!(result.claims.iter().all(|c| c.verdict == Verdict::NotEnoughEvidence));
-        let kinds: Vec<&str> = result.observations.iter().map(|o| o.kind.as_str()).collect();
+        assert!(
+            result
+                .claims
+                .iter()
+                .all(|c| c.verdict == Verdict::NotEnoughEvidence)
+        );
+        let kinds: Vec<&str> = result
+            .observations
+            .iter()
+            .map(|o| o.kind.as_str())
+            .collect();
         assert_eq!(kinds, ["exif_date", "date_mismatch", "gps"]);
         assert!(result.observations[1].text.contains("2023"));
         assert_eq!(result.links[0].url, "https://example.org/a");
         assert!(!result.links[0].fetched && !result.retrieval);
-        assert!(result.summary.contains("4000×3000 image"), "{}", result.summary);
+        assert!(
+            result.summary.contains("4000×3000 image"),
+            "{}",
+            result.summary
+        );
     }
 
     #[test]
@@ -256,7 +272,10 @@ mod tests {
             ..Extraction::default()
         };
         let result = conclude("", vec![doc]);
-        assert_eq!(result.claims[0].text, "The budget rose by 40 percent in 2024.");
+        assert_eq!(
+            result.claims[0].text,
+            "The budget rose by 40 percent in 2024."
+        );
         assert!(result.summary.contains("attached documents"));
     }
 }

@@ -267,7 +267,9 @@ impl ServerHandler for ClaraMcp {
         #[cfg(feature = "conformance")]
         {
             let fixtures = fixtures::listings::templates();
-            listed.resource_templates.extend(fixtures.resource_templates);
+            listed
+                .resource_templates
+                .extend(fixtures.resource_templates);
             listed.ttl_ms = fixtures.ttl_ms;
             listed.cache_scope = fixtures.cache_scope;
         }

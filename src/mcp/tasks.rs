@@ -121,7 +121,11 @@ fn handle(task: &PublicTask) -> Task {
         rfc3339(&task.created_at),
         rfc3339(&task.updated_at),
     )
-    .with_status_message(format!("{} ({})", status_word(task.status), task.stage.as_str()))
+    .with_status_message(format!(
+        "{} ({})",
+        status_word(task.status),
+        task.stage.as_str()
+    ))
     .with_poll_interval_ms(POLL_INTERVAL_MS)
 }
 
@@ -160,12 +164,14 @@ pub async fn read(app: &App, caller: Caller, uri: &str) -> Result<ReadResourceRe
     let task_id = uri.strip_prefix(URI_PREFIX).unwrap_or_default();
     let task = call(app, caller, "task_view", task_id).await?;
     let text = serde_json::to_string_pretty(&task).unwrap_or_default();
-    Ok(ReadResourceResult::new(vec![ResourceContents::TextResourceContents {
-        uri: uri.into(),
-        mime_type: Some("application/json".into()),
-        text,
-        meta: None,
-    }]))
+    Ok(ReadResourceResult::new(vec![
+        ResourceContents::TextResourceContents {
+            uri: uri.into(),
+            mime_type: Some("application/json".into()),
+            text,
+            meta: None,
+        },
+    ]))
 }
 
 pub fn templates() -> Vec<ResourceTemplate> {
@@ -188,7 +194,12 @@ pub fn list_templates() -> ListResourceTemplatesResult {
 }
 
 /// Runs a task operation of the catalog for the caller (rate limit, credential, ownership).
-async fn call(app: &App, caller: Caller, name: &str, task_id: &str) -> Result<PublicTask, McpError> {
+async fn call(
+    app: &App,
+    caller: Caller,
+    name: &str,
+    task_id: &str,
+) -> Result<PublicTask, McpError> {
     let op = catalog::find(name).expect("task operations are in the catalog");
     let outcome = (op.invoke)(app.clone(), caller, json!({ "task_id": task_id }))
         .await
@@ -203,7 +214,9 @@ fn to_mcp(err: Error) -> McpError {
         Error::NotFound(_) | Error::InvalidInput(_) | Error::Forbidden => {
             McpError::invalid_params(err.to_string(), body)
         }
-        Error::Internal(_) | Error::Unavailable(_) => McpError::internal_error(err.to_string(), body),
+        Error::Internal(_) | Error::Unavailable(_) => {
+            McpError::internal_error(err.to_string(), body)
+        }
         _ => McpError::invalid_request(err.to_string(), body),
     }
 }

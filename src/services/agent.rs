@@ -12,12 +12,15 @@ use serde::{Deserialize, Serialize};
 use super::{
     auth::{Actor, require_active},
     credits::{self, Entry},
-    tasks::PublicTask,
+    tasks::{PublicTask, Status},
 };
 use crate::{
-    analysis::kinds::{self, Kind},
+    analysis::{
+        Stage,
+        kinds::{self, Kind},
+    },
     app::App,
-    crypto,
+    crypto::{self, http_date},
     error::{Error, Result},
     store::tasks::{self, AttachmentRow},
 };
@@ -136,13 +139,29 @@ pub async fn analysis(app: &App, actor: &Actor, input: AnalysisRequest) -> Resul
     let mut tx = app.store().begin().await?;
     let charge = Entry::debit(cost, format!("Analysis {id}.")).key(format!("charge:{id}"));
     credits::record(app, &mut tx, &user.id, &charge).await?;
-    tasks::insert(&mut tx, &id, user.id.as_str(), &text, cost.hundredths(), &files, at).await?;
+    tasks::insert(
+        &mut tx,
+        &id,
+        user.id.as_str(),
+        &text,
+        cost.hundredths(),
+        &files,
+        at,
+    )
+    .await?;
     tx.commit().await?;
     app.new_task().notify_one();
-    let mut conn = app.store().conn().await?;
-    let row = tasks::one(&mut conn, user.id.as_str(), &id).await?;
-    let row = row.ok_or_else(|| Error::internal(anyhow::anyhow!("task vanished after insert")))?;
-    Ok(PublicTask::new(&row))
+    // The task as created: a worker may already hold it, but this answer is the creation.
+    Ok(PublicTask {
+        created_at: http_date(at),
+        error: None,
+        id: id.clone(),
+        result: None,
+        stage: Stage::Queued,
+        status: Status::Pending,
+        updated_at: http_date(at),
+        user_id: user.id.to_string(),
+    })
 }
 
 /// Every file checked (count, name, base64, extension, content, size), or the first failure

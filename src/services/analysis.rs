@@ -83,7 +83,14 @@ impl Worker {
         let store = self.app.store();
         let mut conn = store.conn().await?;
         let now = self.app.now();
-        tasks::claim(&mut conn, store.backend(), &self.owner, now, now + self.lease()).await
+        tasks::claim(
+            &mut conn,
+            store.backend(),
+            &self.owner,
+            now,
+            now + self.lease(),
+        )
+        .await
     }
 
     async fn run_task(&self, id: &str) -> Result<()> {
@@ -151,8 +158,15 @@ impl Worker {
                 let now = self.app.now();
                 let renewed = async {
                     let mut conn = self.app.store().conn().await?;
-                    tasks::renew(&mut conn, id, &self.owner, stage.as_str(), now, now + self.lease())
-                        .await
+                    tasks::renew(
+                        &mut conn,
+                        id,
+                        &self.owner,
+                        stage.as_str(),
+                        now,
+                        now + self.lease(),
+                    )
+                    .await
                 };
                 match renewed.await {
                     Ok(None) => return Ended::Abandoned,
@@ -194,7 +208,9 @@ impl Worker {
 fn checked(mut analysis: Analysis) -> std::result::Result<Analysis, EngineError> {
     let valid = |c: f64| c.is_finite() && (0.0..=1.0).contains(&c);
     if !valid(analysis.confidence) || analysis.claims.iter().any(|c| !valid(c.confidence)) {
-        return Err(EngineError("the engine returned a confidence outside 0–1".into()));
+        return Err(EngineError(
+            "the engine returned a confidence outside 0–1".into(),
+        ));
     }
     if analysis.claims.is_empty() && analysis.verdict != Verdict::NotEnoughEvidence {
         analysis.verdict = Verdict::NotEnoughEvidence;

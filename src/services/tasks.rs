@@ -184,7 +184,12 @@ pub async fn cancel(app: &App, actor: &Actor, input: TaskRef) -> Result<PublicTa
 /// Ends an open task FAILED with `reason` and refunds its cost, in one transaction: held by
 /// `owner` (a worker) or, without one, still PENDING. False when the task was not in that
 /// state (it ended, or someone else holds it): then nothing changed and nothing is refunded.
-pub async fn end_failed(app: &App, task_id: &str, owner: Option<&str>, reason: &str) -> Result<bool> {
+pub async fn end_failed(
+    app: &App,
+    task_id: &str,
+    owner: Option<&str>,
+    reason: &str,
+) -> Result<bool> {
     let mut tx = app.store().begin().await?;
     let Some((cost, user_id)) = tasks::fail(&mut tx, task_id, owner, reason, app.now()).await?
     else {

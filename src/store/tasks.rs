@@ -217,30 +217,26 @@ pub async fn fail(
     at: i64,
 ) -> Result<Option<(i64, String)>> {
     let row: Option<(i64, String)> = match owner {
-        Some(owner) => {
-            sqlx::query_as(
-                "UPDATE tasks SET status = 'FAILED', stage = 'done', error = $3, lease_owner = NULL, \
+        Some(owner) => sqlx::query_as(
+            "UPDATE tasks SET status = 'FAILED', stage = 'done', error = $3, lease_owner = NULL, \
              updated_at = $4 WHERE id = $1 AND lease_owner = $2 AND status = 'RUNNING' \
              RETURNING cost, user_id",
-            )
-            .bind(id.to_string())
-            .bind(owner.to_string())
-            .bind(reason.to_string())
-            .bind(at)
-            .fetch_optional(&mut *conn)
-            .await?
-        }
-        None => {
-            sqlx::query_as(
-                "UPDATE tasks SET status = 'FAILED', stage = 'done', error = $2, lease_owner = NULL, \
+        )
+        .bind(id.to_string())
+        .bind(owner.to_string())
+        .bind(reason.to_string())
+        .bind(at)
+        .fetch_optional(&mut *conn)
+        .await?,
+        None => sqlx::query_as(
+            "UPDATE tasks SET status = 'FAILED', stage = 'done', error = $2, lease_owner = NULL, \
              updated_at = $3 WHERE id = $1 AND status = 'PENDING' RETURNING cost, user_id",
-            )
-            .bind(id.to_string())
-            .bind(reason.to_string())
-            .bind(at)
-            .fetch_optional(&mut *conn)
-            .await?
-        }
+        )
+        .bind(id.to_string())
+        .bind(reason.to_string())
+        .bind(at)
+        .fetch_optional(&mut *conn)
+        .await?,
     };
     if row.is_some() {
         drop_attachments(conn, id).await?;

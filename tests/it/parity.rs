@@ -5,9 +5,13 @@
 use std::{future::Future, pin::Pin};
 
 use clara::{
-    catalog::{self, Accepts, OpInfo},
+    catalog::{self, Accepts, OpInfo, agent},
     model::{Credits, UserId},
-    services::credits::{self, Entry},
+    services::{
+        agent::AnalysisRequest,
+        credits::{self, Entry},
+        tasks::ListTasks,
+    },
 };
 use serde_json::{Value, json};
 
@@ -81,6 +85,20 @@ fn sample<'a>(name: &str, app: &'a TestApp, user: &'a TestUser) -> Option<Sample
             json!({"user_id": id, "transaction_id": transaction_id})
         }),
         "stripe_buy" => Box::pin(async { json!({"amount": 5, "return_path": "billing"}) }),
+        "agent_supported_attachments" => Box::pin(async move { json!({"user_id": id}) }),
+        "agent_analysis" => Box::pin(async move {
+            purchase(app, &id).await;
+            json!({"user_id": id, "text": "The Eiffel Tower is 330 metres tall."})
+        }),
+        "task_list" => Box::pin(async move {
+            analysed(app, &id, &bearer).await;
+            json!({"user_id": id, "limit": 5, "offset": 0})
+        }),
+        // Ended tasks: their answers no longer change (a cancel leaves one as it is).
+        "task_view" | "task_cancel" => Box::pin(async move {
+            let task_id = analysed(app, &id, &bearer).await;
+            json!({"user_id": id, "task_id": task_id})
+        }),
         "admin_user_list" => Box::pin(async { json!({"limit": 1, "offset": 0}) }),
         "admin_credits_set" => Box::pin(async move { json!({"user_id": id, "credits": 12.5}) }),
         "admin_user_delete" => Box::pin(async move { json!({"user_id": id}) }),
@@ -101,6 +119,30 @@ async fn purchase(app: &TestApp, user_id: &str) -> String {
         .await
         .unwrap();
     applied.transaction().id.clone()
+}
+
+/// Gives the user one finished analysis, once, and returns its task id.
+async fn analysed(app: &TestApp, user_id: &str, bearer: &str) -> String {
+    let list = ListTasks {
+        user_id: Some(user_id.into()),
+        ..ListTasks::default()
+    };
+    let existing = app.rest::<agent::List>(Some(bearer), list).await.unwrap();
+    let task_id = match existing.items.first() {
+        Some(task) => task.id.clone(),
+        None => {
+            purchase(app, user_id).await;
+            let request = AnalysisRequest {
+                user_id: Some(user_id.into()),
+                text: Some("The Eiffel Tower was finished in 1889.".into()),
+                ..AnalysisRequest::default()
+            };
+            let created = app.rest::<agent::Analysis>(Some(bearer), request).await;
+            created.unwrap().id
+        }
+    };
+    app.task_ended(bearer, user_id, &task_id).await;
+    task_id
 }
 
 /// Turns the authenticator app on for the user and returns one of its recovery codes.

@@ -162,6 +162,33 @@ impl TestApp {
         ]
     }
 
+    /// Waits (up to 20 s) until the task has ended, and returns it.
+    pub async fn task_ended(
+        &self,
+        bearer: &str,
+        user_id: &str,
+        task_id: &str,
+    ) -> clara::services::tasks::PublicTask {
+        use clara::{catalog::agent, services::tasks::TaskRef};
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let input = TaskRef {
+                user_id: Some(user_id.into()),
+                task_id: task_id.into(),
+            };
+            let task = self.rest::<agent::View>(Some(bearer), input).await.unwrap();
+            if task.status.is_final() {
+                return task;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "task {task_id} still {:?} after 20 s",
+                task.status
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+
     /// The next unread mail to `address` (waits up to 15 s for the outbox worker).
     pub async fn mail(&self, address: &str) -> smtp::Received {
         self.smtp

@@ -75,7 +75,10 @@ impl TestApp {
             Body::None => request,
             Body::OptionalJson if args.is_empty() => request,
             Body::Json | Body::OptionalJson => request.json(&args),
-            Body::Multipart => panic!("{}: send multipart bodies with app.send", contract.name),
+            Body::Multipart => {
+                let (content_type, body) = multipart(&args);
+                request.header("content-type", content_type).body(body)
+            }
         };
         self.send(request).await
     }
@@ -166,4 +169,39 @@ pub async fn op<O: Operation>(
 ) -> Result<O::Out, ErrorBody> {
     let result = call_raw(client, O::CONTRACT.name, args(&input)).await;
     decode_mcp::<O::Out>(O::CONTRACT.name, &result)
+}
+
+/// A `multipart/form-data` body the way Clara's front end sends one: each string argument a
+/// text field, each of `attachments` (`{name, content_base64}`) a file part named by the file.
+pub fn multipart(args: &Map<String, Value>) -> (String, Vec<u8>) {
+    use base64::Engine as _;
+    let boundary = "clara-test-boundary-7MA4YWxkTrZu0gW";
+    let mut body = Vec::new();
+    let mut part = |headers: String, content: &[u8]| {
+        body.extend_from_slice(format!("--{boundary}\r\n{headers}\r\n\r\n").as_bytes());
+        body.extend_from_slice(content);
+        body.extend_from_slice(b"\r\n");
+    };
+    for (key, value) in args {
+        if key == "attachments" {
+            for file in value.as_array().into_iter().flatten() {
+                let name = file["name"].as_str().unwrap_or_default();
+                let content = base64::engine::general_purpose::STANDARD
+                    .decode(file["content_base64"].as_str().unwrap_or_default())
+                    .unwrap_or_default();
+                part(
+                    format!(
+                        "Content-Disposition: form-data; name=\"{name}\"; filename=\"{name}\"\r\n\
+                         Content-Type: application/octet-stream"
+                    ),
+                    &content,
+                );
+            }
+        } else {
+            let disposition = format!("Content-Disposition: form-data; name=\"{key}\"");
+            part(disposition, text(value).as_bytes());
+        }
+    }
+    body.extend_from_slice(format!("--{boundary}--\r\n").as_bytes());
+    (format!("multipart/form-data; boundary={boundary}"), body)
 }
