@@ -29,7 +29,7 @@ pub fn router(app: App) -> Router {
     let mcp_config = StreamableHttpServerConfig::default()
         .disable_allowed_hosts()
         .disable_allowed_origins()
-        .with_max_request_body_bytes(sse::MESSAGE_LIMIT)
+        .with_max_request_body_bytes(sse::message_limit(&app))
         .with_cancellation_token(app.shutdown_token().child_token());
     let caps = Caps {
         total: config.max_mcp_sessions,

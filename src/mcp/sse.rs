@@ -33,8 +33,12 @@ use super::{
 };
 use crate::{app::App, caller::Credential};
 
-/// Largest JSON-RPC message `/messages` accepts.
-pub const MESSAGE_LIMIT: usize = 4 * 1024 * 1024;
+/// Largest JSON-RPC message `/messages` and `/mcp` accept: 4 MiB, or room for a full upload
+/// (`CLARA_MAX_UPLOAD_BYTES` of attachments, base64-encoded) when that is larger.
+pub fn message_limit(app: &App) -> usize {
+    let upload = app.config().upload_limit;
+    (4 * 1024 * 1024).max(upload / 3 * 4 + 64 * 1024)
+}
 
 type Inbox = mpsc::UnboundedSender<RxJsonRpcMessage<RoleServer>>;
 
@@ -166,7 +170,7 @@ pub async fn message(
         return rpc_error(StatusCode::NOT_FOUND, -32001, "Session not found");
     };
     let (parts, body): (http::request::Parts, Body) = request.into_parts();
-    let bytes = match to_bytes(body, MESSAGE_LIMIT).await {
+    let bytes = match to_bytes(body, message_limit(&state.app)).await {
         Ok(bytes) => bytes,
         Err(_) => return rpc_error(StatusCode::PAYLOAD_TOO_LARGE, -32600, "Message too large"),
     };

@@ -32,8 +32,8 @@ pub const URI_PREFIX: &str = "clara://tasks/";
 /// How often task-aware clients are asked to poll.
 const POLL_INTERVAL_MS: u64 = 1000;
 
-/// The tool result for a task: the task as structured content, linked to its resource, an
-/// error result when it failed.
+/// The tool result for a task: the task as structured content, linked to its resource. A
+/// FAILED task is not a failed call (the call created it; `status` and `error` tell).
 pub fn result(task: &PublicTask) -> CallToolResult {
     let data = serde_json::to_value(task).unwrap_or_default();
     let mut result = CallToolResult::structured(data);
@@ -41,7 +41,6 @@ pub fn result(task: &PublicTask) -> CallToolResult {
         Resource::new(task.uri(), format!("Analysis {}", task.id))
             .with_mime_type("application/json"),
     ));
-    result.is_error = Some(task.status == Status::Failed);
     result
 }
 

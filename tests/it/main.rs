@@ -5,6 +5,7 @@ mod support;
 mod abuse;
 mod accounts;
 mod accounts_mcp;
+mod agent;
 mod bad_input;
 mod billing;
 mod catalog;

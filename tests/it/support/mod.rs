@@ -5,6 +5,7 @@
 pub mod flows;
 pub mod google;
 pub mod mcp;
+pub mod media;
 pub mod smtp;
 pub mod sse;
 pub mod stripe;
@@ -63,6 +64,18 @@ impl TestApp {
 
     /// Spawns with settings adjusted by `configure` (before the app is built).
     pub async fn spawn_with(configure: impl FnOnce(&mut Settings)) -> Self {
+        Self::spawn_engine(
+            std::sync::Arc::new(clara::analysis::offline::Offline),
+            configure,
+        )
+        .await
+    }
+
+    /// [`TestApp::spawn_with`] with a given analysis engine.
+    pub async fn spawn_engine(
+        engine: std::sync::Arc<dyn clara::analysis::Engine>,
+        configure: impl FnOnce(&mut Settings),
+    ) -> Self {
         init_tracing();
         let data_dir = tempfile::tempdir().expect("temp dir");
         let (database_url, pg_cleanup) = fresh_database(data_dir.path()).await;
@@ -78,7 +91,9 @@ impl TestApp {
         settings.google_client_id = Some(google::CLIENT_ID.into());
         settings.google_jwks_url = google.jwks_url();
         configure(&mut settings);
-        let app = App::build(&settings).await.expect("app builds");
+        let app = App::build_with_engine(&settings, engine)
+            .await
+            .expect("app builds");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = oneshot::channel::<()>();
