@@ -167,7 +167,8 @@ async fn configured_origins_are_allowed_and_others_refused() {
 
 #[tokio::test]
 async fn sse_messages_for_unknown_sessions_bad_json_and_oversized_bodies_are_refused() {
-    let app = TestApp::spawn().await;
+    // A 1 MiB upload limit keeps the message limit at its 4 MiB floor.
+    let app = TestApp::spawn_with(|s| s.max_upload_bytes = 1024 * 1024).await;
     let unknown = app
         .http
         .post(app.url("/messages?session_id=does-not-exist"))
