@@ -84,6 +84,9 @@ struct Inner {
     engine: Arc<dyn Engine>,
     /// Wakes this process's analysis workers when a task is created here.
     new_task: tokio::sync::Notify,
+    /// MiB of large request bodies (uploads) that may be in flight at once, all clients
+    /// together: what bounds the memory uploads can take.
+    upload_budget: Arc<tokio::sync::Semaphore>,
     /// Cancelled when the server shuts down: long-lived streams (SSE) end with it.
     shutdown: CancellationToken,
 }
@@ -147,6 +150,9 @@ impl App {
             clock,
             engine,
             new_task: tokio::sync::Notify::new(),
+            upload_budget: Arc::new(tokio::sync::Semaphore::new(
+                (settings.max_upload_bytes / (1024 * 1024) * 4).max(64),
+            )),
             shutdown: CancellationToken::new(),
         })))
     }
@@ -185,6 +191,10 @@ impl App {
     /// Notified when a task is created in this process.
     pub fn new_task(&self) -> &tokio::sync::Notify {
         &self.0.new_task
+    }
+    /// See `Inner::upload_budget`.
+    pub fn upload_budget(&self) -> &Arc<tokio::sync::Semaphore> {
+        &self.0.upload_budget
     }
     pub fn shutdown_token(&self) -> &CancellationToken {
         &self.0.shutdown

@@ -14,6 +14,10 @@ use crate::{app::App, listener, mail, mcp, rest};
 pub fn router(app: &App) -> Router {
     rest::router(app.clone(), rest::extra_routes())
         .merge(mcp::http::router(app.clone()))
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            rest::budget_large_bodies,
+        ))
         .layer(axum::middleware::from_fn(rest::refuse_duplicate_headers))
         .layer(axum::middleware::from_fn_with_state(
             std::sync::Arc::new(app.config().trusted_proxies.clone()),

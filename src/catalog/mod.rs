@@ -376,6 +376,15 @@ fn portable(value: &mut Value, input: bool) {
                 }
                 _ => None,
             };
+            // `uint32`/`uint64` are schemars' own formats, unknown to JSON Schema validators
+            // (Ajv, in the TypeScript SDK, warns about each); `minimum: 0` says it already.
+            let unsigned = object
+                .get("format")
+                .and_then(Value::as_str)
+                .is_some_and(|f| f.starts_with("uint"));
+            if unsigned {
+                object.remove("format");
+            }
             if let Some(kind) = nullable {
                 if input {
                     object.insert("type".into(), kind);

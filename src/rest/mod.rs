@@ -81,6 +81,52 @@ pub async fn refuse_duplicate_headers(
     next.run(request).await
 }
 
+/// Bodies up to this size are read without asking the upload budget.
+const SMALL_BODY: usize = 4 * 1024 * 1024;
+
+/// Large bodies (uploads: multipart analyses, MCP messages carrying attachments) share one
+/// budget of memory across all clients: a request whose `Content-Length` is over 4 MiB takes
+/// its size from it for as long as it runs, and is refused with 503 (and `Retry-After`) when
+/// the budget is spent, so a flood of large uploads cannot exhaust memory. A body without a
+/// `Content-Length` may not grow past 4 MiB.
+pub async fn budget_large_bodies(
+    axum::extract::State(app): axum::extract::State<App>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let length = request
+        .headers()
+        .get(http::header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    match length {
+        Some(length) if length > SMALL_BODY as u64 => {
+            let mib = length.div_ceil(1024 * 1024).min(u64::from(u32::MAX)) as u32;
+            let Ok(permit) = app.upload_budget().clone().try_acquire_many_owned(mib) else {
+                let busy = Error::Unavailable(anyhow::anyhow!("upload budget spent"));
+                let mut response = Rejection::from(busy).into_response();
+                response
+                    .headers_mut()
+                    .insert(http::header::RETRY_AFTER, http::HeaderValue::from(5));
+                return response;
+            };
+            let response = next.run(request).await;
+            drop(permit);
+            response
+        }
+        Some(_) => next.run(request).await,
+        None => {
+            let (parts, body) = request.into_parts();
+            let limited = http_body_util::Limited::new(body, SMALL_BODY);
+            next.run(axum::extract::Request::from_parts(
+                parts,
+                axum::body::Body::new(limited),
+            ))
+            .await
+        }
+    }
+}
+
 /// Behind a trusted reverse proxy, the client is the address the proxy reports: the
 /// right-most `X-Forwarded-For` entry that is not itself a trusted proxy replaces the peer
 /// address every limit and log uses. From anyone else the header is ignored.

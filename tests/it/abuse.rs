@@ -545,3 +545,52 @@ async fn x_forwarded_for_counts_only_from_a_trusted_proxy() {
     }
     assert!(statuses.contains(&429), "{statuses:?}");
 }
+
+#[tokio::test]
+async fn large_uploads_share_one_memory_budget_and_the_excess_is_503() {
+    // Budget: 64 MiB (the floor); each request below declares 6 MiB and never sends it.
+    let app = TestApp::spawn_with(|s| s.max_upload_bytes = 8 * 1024 * 1024).await;
+    let declared = 6 * 1024 * 1024;
+    let mut held = Vec::new();
+    for _ in 0..10 {
+        let mut stream = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+        let head = format!(
+            "POST /mcp HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
+             Accept: application/json, text/event-stream\r\nContent-Length: {declared}\r\n\r\n{{"
+        );
+        stream.write_all(head.as_bytes()).await.unwrap();
+        held.push(stream);
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // 10 × 6 MiB are in flight: one more does not fit, whoever sends it.
+    let mut stream = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    let head = format!(
+        "POST /api/v1/users/u/agent/analysis HTTP/1.1\r\nHost: 127.0.0.1\r\n\
+         Content-Type: multipart/form-data; boundary=x\r\nContent-Length: {declared}\r\n\
+         Connection: close\r\n\r\n"
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut reply = vec![0u8; 4096];
+    let n = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut reply))
+        .await
+        .unwrap()
+        .unwrap();
+    let reply = String::from_utf8_lossy(&reply[..n]).to_ascii_lowercase();
+    assert!(reply.starts_with("http/1.1 503"), "{reply}");
+    assert!(reply.contains("retry-after: 5"), "{reply}");
+    // Small requests are not affected, and closing the held uploads frees the budget.
+    assert_eq!(app.get("/health").await.status, 200);
+    drop(held);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut stream = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let mut first = [0u8; 12];
+    let read = tokio::time::timeout(Duration::from_millis(500), stream.read(&mut first)).await;
+    if let Ok(Ok(n)) = read {
+        let status = String::from_utf8_lossy(&first[..n]).to_string();
+        assert!(
+            !status.contains("503"),
+            "still refused after the uploads ended: {status}"
+        );
+    }
+}
