@@ -8,7 +8,7 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    analysis::{Engine, offline::Offline},
+    analysis::Engine,
     billing::{Billing, stripe::StripeApi},
     clock::Clock,
     config::Settings,
@@ -94,7 +94,7 @@ struct Inner {
 impl App {
     /// Connects to the database, applies migrations and resolves the secrets.
     pub async fn build(settings: &Settings) -> anyhow::Result<Self> {
-        Self::build_with_engine(settings, Arc::new(Offline)).await
+        Self::build_with_engine(settings, engine(settings)?).await
     }
 
     /// [`App::build`] with a given analysis engine.
@@ -199,6 +199,30 @@ impl App {
     pub fn shutdown_token(&self) -> &CancellationToken {
         &self.0.shutdown
     }
+}
+
+/// The analysis engine these settings choose: the LLM engine when a model server is set,
+/// else the offline engine.
+fn engine(settings: &Settings) -> anyhow::Result<std::sync::Arc<dyn crate::analysis::Engine>> {
+    use crate::analysis::{llm, offline::Offline};
+    let set = |v: &Option<String>| v.clone().filter(|s| !s.trim().is_empty());
+    let Some(base_url) = set(&settings.llm_base_url) else {
+        return Ok(std::sync::Arc::new(Offline));
+    };
+    let model = set(&settings.llm_model)
+        .ok_or_else(|| anyhow::anyhow!("CLARA_LLM_MODEL is required with CLARA_LLM_BASE_URL"))?;
+    Ok(std::sync::Arc::new(llm::LlmEngine::new(llm::LlmConfig {
+        base_url,
+        api_key: set(&settings.llm_api_key),
+        model,
+        search_url: set(&settings.search_url),
+        vision: settings.llm_vision,
+        transcribe_model: set(&settings.llm_transcribe_model),
+        timeout: std::time::Duration::from_secs(settings.llm_timeout_secs.max(1)),
+        token_budget: settings.llm_token_budget,
+        searches_per_claim: settings.searches_per_claim.clamp(1, 10),
+        results_per_search: 3,
+    })))
 }
 
 fn resolve_config(settings: &Settings) -> anyhow::Result<AppConfig> {

@@ -214,6 +214,47 @@ pub struct Settings {
     #[arg(long, env = "CLARA_AGENT_LEASE_SECS", default_value_t = 30)]
     pub agent_lease_secs: u64,
 
+    /// OpenAI-compatible chat-completions base URL (e.g. `http://127.0.0.1:11434/v1` for
+    /// Ollama, `https://api.openai.com/v1`) [default: unset: the offline engine].
+    #[arg(long, env = "CLARA_LLM_BASE_URL")]
+    pub llm_base_url: Option<String>,
+
+    /// API key for the model server (sent as a Bearer token).
+    #[arg(long, env = "CLARA_LLM_API_KEY", hide_env_values = true)]
+    pub llm_api_key: Option<String>,
+
+    /// The model name, required with `CLARA_LLM_BASE_URL`.
+    #[arg(long, env = "CLARA_LLM_MODEL")]
+    pub llm_model: Option<String>,
+
+    /// A SearXNG instance (its JSON API must be enabled) that supplies evidence [default:
+    /// unset: the model verifies alone, and results say no retrieval took place].
+    #[arg(long, env = "CLARA_SEARCH_URL")]
+    pub search_url: Option<String>,
+
+    /// Send attached images to the model (a vision model).
+    #[arg(long, env = "CLARA_LLM_VISION", default_value_t = false, action = clap::ArgAction::Set,
+          value_parser = clap::builder::BoolishValueParser::new())]
+    pub llm_vision: bool,
+
+    /// Transcribe audio and video with this model through `/audio/transcriptions` [default:
+    /// unset: not transcribed].
+    #[arg(long, env = "CLARA_LLM_TRANSCRIBE_MODEL")]
+    pub llm_transcribe_model: Option<String>,
+
+    /// Seconds one model, search or page request may take.
+    #[arg(long, env = "CLARA_LLM_TIMEOUT_SECS", default_value_t = 60)]
+    pub llm_timeout_secs: u64,
+
+    /// Tokens (prompt and completion, as the server reports them) one analysis may spend; past
+    /// it the analysis fails and is refunded.
+    #[arg(long, env = "CLARA_LLM_TOKEN_BUDGET", default_value_t = 60_000)]
+    pub llm_token_budget: u64,
+
+    /// Web searches per claim.
+    #[arg(long, env = "CLARA_SEARCHES_PER_CLAIM", default_value_t = 3)]
+    pub searches_per_claim: usize,
+
     /// stdio only: the API key or user token the MCP session acts as.
     #[arg(long, env = "CLARA_API_KEY", hide_env_values = true)]
     pub api_key: Option<String>,
@@ -269,6 +310,12 @@ impl std::fmt::Debug for Settings {
             .field("agent_workers", &self.agent_workers)
             .field("agent_timeout_secs", &self.agent_timeout_secs)
             .field("agent_lease_secs", &self.agent_lease_secs)
+            .field("llm_base_url", &self.llm_base_url)
+            .field("llm_api_key", &redact(&self.llm_api_key))
+            .field("llm_model", &self.llm_model)
+            .field("search_url", &self.search_url)
+            .field("llm_vision", &self.llm_vision)
+            .field("llm_transcribe_model", &self.llm_transcribe_model)
             .field("api_key", &redact(&self.api_key))
             .field("user_id", &self.user_id)
             .finish()

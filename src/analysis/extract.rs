@@ -57,6 +57,9 @@ pub struct Extraction {
     pub gps: Option<Gps>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub duration_seconds: Option<f64>,
+    /// What is said in an audio or video file (when a transcription model is configured).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub transcript: Option<String>,
     /// Codec or format of each media track.
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub tracks: Vec<Track>,

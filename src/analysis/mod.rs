@@ -7,6 +7,7 @@
 pub mod claims;
 pub mod extract;
 pub mod kinds;
+pub mod llm;
 pub mod offline;
 
 use std::{future::Future, pin::Pin};
@@ -100,6 +101,10 @@ pub struct Analysis {
     pub queries: Vec<String>,
     /// Whether any web retrieval took place.
     pub retrieval: bool,
+    /// Citations the engine made that could not be traced to a retrieved page (the URL was
+    /// not retrieved, or the quote is not in its text): dropped before the result was stored.
+    #[serde(default)]
+    pub evidence_dropped: u32,
 }
 
 /// A link found in the input text.

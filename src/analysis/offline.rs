@@ -75,11 +75,12 @@ pub fn conclude(text: &str, attachments: Vec<Extraction>) -> Analysis {
         model: None,
         queries: Vec::new(),
         retrieval: false,
+        evidence_dropped: 0,
     }
 }
 
 /// Facts the files support on their own, and dates that disagree with the text.
-fn observe(text: &str, attachments: &[Extraction]) -> Vec<Observation> {
+pub fn observe(text: &str, attachments: &[Extraction]) -> Vec<Observation> {
     let stated_years = claims::years(text);
     let mut out = Vec::new();
     let mut add = |file: &str, kind: &str, text: String| {

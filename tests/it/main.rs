@@ -12,6 +12,7 @@ mod catalog;
 mod cli;
 mod google;
 mod layers;
+mod llm;
 mod mail;
 mod misc;
 mod parity;

@@ -4,6 +4,7 @@
 
 pub mod flows;
 pub mod google;
+pub mod llm;
 pub mod mcp;
 pub mod media;
 pub mod smtp;
@@ -272,6 +273,15 @@ pub fn settings(data_dir: PathBuf, database_url: &str) -> Settings {
         agent_workers: Some(2),
         agent_timeout_secs: 600,
         agent_lease_secs: 30,
+        llm_base_url: None,
+        llm_api_key: None,
+        llm_model: None,
+        search_url: None,
+        llm_vision: false,
+        llm_transcribe_model: None,
+        llm_timeout_secs: 60,
+        llm_token_budget: 60_000,
+        searches_per_claim: 3,
         api_key: None,
         user_id: None,
     }
