@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # The documented account flow with curl against a local `clara serve` on its embedded defaults
-# (mail goes to ./data/outbox as .eml files; this script reads the codes from there).
+# (mail goes to the data directory's outbox/ as .eml files; this script reads the codes from there).
 #   cargo run --release -- serve &      # in the repository root
 #   examples/rest_walkthrough.sh
 set -euo pipefail
 BASE=${BASE:-http://127.0.0.1:8000/api/v1}
-DATA=${CLARA_DATA_DIR:-./data}
+DATA=${CLARA_DATA_DIR:-${XDG_DATA_HOME:-$HOME/.local/share}/clara}
 PK=$(cat "$DATA/public_api.key")
 EMAIL=${EMAIL:-walkthrough-$RANDOM@example.com}
 PASSWORD='correct horse battery staple'

@@ -110,7 +110,13 @@ impl App {
         if secrets::is_open_to_others(&settings.data_dir) {
             tracing::warn!(dir = %settings.data_dir.display(), "the data directory is readable by other users: chmod 700 it (it holds the secret key, the database and queued mail)");
         }
-        let store = Store::connect(&settings.database_url()).await?;
+        let database_url = settings.database_url();
+        tracing::info!(
+            data_dir = %settings.data_dir.display(),
+            database = %crate::config::redact_url(&database_url),
+            "using"
+        );
+        let store = Store::connect(&database_url).await?;
         store.migrate().await?;
         let config = resolve_config(settings)?;
         let mailer = Mailer::new(

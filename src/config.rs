@@ -74,7 +74,8 @@ fn parse_span(text: &str) -> Result<i64, String> {
 #[derive(Clone, Args)]
 pub struct Settings {
     /// Where the embedded defaults live: SQLite file, mail outbox, generated secrets.
-    #[arg(long, env = "CLARA_DATA_DIR", default_value = "./data")]
+    #[arg(long, env = "CLARA_DATA_DIR", default_value_os_t = default_data_dir(),
+          value_parser = expand_home)]
     pub data_dir: PathBuf,
 
     /// `sqlite://…` or `postgres://…` [default: sqlite://$CLARA_DATA_DIR/clara.db].
@@ -264,6 +265,27 @@ pub struct Settings {
     pub user_id: Option<String>,
 }
 
+/// The platform's data directory for Clara: `$XDG_DATA_HOME/clara` (`~/.local/share/clara`) on
+/// Linux, `~/Library/Application Support/clara` on macOS, `%APPDATA%\\clara` on Windows; never
+/// the working directory, which stdio clients choose (`./data` only when there is no home).
+pub fn default_data_dir() -> PathBuf {
+    dirs::data_dir().map_or_else(|| PathBuf::from("./data"), |d| d.join("clara"))
+}
+
+/// `~` and `~/…` expand to the home directory (a client's config often passes them unexpanded).
+fn expand_home(raw: &str) -> Result<PathBuf, String> {
+    if raw.trim().is_empty() {
+        return Err("the data directory must not be empty".into());
+    }
+    match raw.strip_prefix('~') {
+        Some(rest) if rest.is_empty() || rest.starts_with('/') => {
+            let home = dirs::home_dir().ok_or("~ is used but there is no home directory")?;
+            Ok(home.join(rest.trim_start_matches('/')))
+        }
+        _ => Ok(PathBuf::from(raw)),
+    }
+}
+
 impl Settings {
     /// The database URL, defaulting to a SQLite file inside the data directory.
     pub fn database_url(&self) -> String {
@@ -323,7 +345,7 @@ impl std::fmt::Debug for Settings {
 }
 
 /// Hides the password of a `scheme://user:password@host/…` URL.
-fn redact_url(url: &str) -> String {
+pub fn redact_url(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(scheme_end), Some(at)) if at > scheme_end => {
             let userinfo = &url[scheme_end + 3..at];
@@ -337,6 +359,23 @@ fn redact_url(url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn home_expands_in_the_data_directory() {
+        let home = dirs::home_dir().unwrap();
+        assert_eq!(expand_home("~").unwrap(), home);
+        assert_eq!(
+            expand_home("~/clara-data").unwrap(),
+            home.join("clara-data")
+        );
+        assert_eq!(
+            expand_home("/srv/clara").unwrap(),
+            PathBuf::from("/srv/clara")
+        );
+        assert_eq!(expand_home("~other/x").unwrap(), PathBuf::from("~other/x"));
+        assert!(expand_home(" ").is_err());
+        assert!(default_data_dir().ends_with("clara"));
+    }
 
     #[test]
     fn spans_parse() {

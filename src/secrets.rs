@@ -62,20 +62,26 @@ pub fn load_or_create(
     }
     private_dir(dir)?;
     let value = generate();
-    // create_new: two processes starting at once must not overwrite each other's secret.
-    let file = std::fs::OpenOptions::new()
+    // Written whole to a private temporary, then linked into place: `hard_link` fails when the
+    // name exists, so of two processes starting at once exactly one secret wins, and nobody
+    // ever reads a half-written file.
+    let temporary = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let mut file = std::fs::OpenOptions::new()
         .write(true)
-        .create_new(true)
+        .create(true)
+        .truncate(true)
         .mode(0o600)
-        .open(&path);
-    match file {
-        Ok(mut file) => {
-            file.write_all(value.as_bytes())?;
-            file.sync_all()?;
-            Ok((value, true))
-        }
+        .open(&temporary)
+        .with_context(|| format!("creating {}", temporary.display()))?;
+    file.write_all(value.as_bytes())?;
+    file.sync_all()?;
+    drop(file);
+    let linked = std::fs::hard_link(&temporary, &path);
+    let _ = std::fs::remove_file(&temporary);
+    match linked {
+        Ok(()) => Ok((value, true)),
         Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {
-            // Another process created it between our read and our create: use theirs.
+            // Another process linked its secret first: use theirs (complete, by construction).
             let text = std::fs::read_to_string(&path)?;
             Ok((text.trim().to_string(), false))
         }

@@ -338,7 +338,15 @@ pub async fn serve_stdio(
             other => other,
         });
     let handler = ClaraMcp::new(app).with_defaults(credential, user_id, None);
-    let running = handler.serve(rmcp::transport::stdio_pipes()).await?;
+    let running = match handler.serve(rmcp::transport::stdio_pipes()).await {
+        Ok(running) => running,
+        // The client went away before initializing (a probe, a cancelled launch): not an error.
+        Err(rmcp::service::ServerInitializeError::ConnectionClosed(_)) => {
+            tracing::info!("stdin closed before the client initialized");
+            return Ok(());
+        }
+        Err(err) => return Err(err.into()),
+    };
     running.waiting().await?;
     Ok(())
 }

@@ -48,6 +48,8 @@ impl Backend {
 pub struct Store {
     pool: AnyPool,
     backend: Backend,
+    /// The database file, on SQLite.
+    sqlite_file: Option<PathBuf>,
 }
 
 impl Store {
@@ -63,7 +65,7 @@ impl Store {
                 options = options.max_connections(8).after_connect(|conn, _meta| {
                     Box::pin(async move {
                         conn.execute(
-                            "PRAGMA journal_mode = WAL; PRAGMA busy_timeout = 5000; \
+                            "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
                                  PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;",
                         )
                         .await?;
@@ -81,6 +83,7 @@ impl Store {
             .connect(&url)
             .await
             .with_context(|| format!("connecting to the {backend:?} database"))?;
+        let mut sqlite_file = None;
         if backend == Backend::Sqlite {
             // The database holds MACs, sealed secrets and queued mail: the owner's only.
             let file = SqliteConnectOptions::from_str(&url)?
@@ -88,15 +91,26 @@ impl Store {
                 .to_path_buf();
             let with = |suffix: &str| PathBuf::from(format!("{}{suffix}", file.display()));
             crate::secrets::private_files(&[file.clone(), with("-wal"), with("-shm")])?;
+            sqlite_file = Some(file);
         }
-        Ok(Self { pool, backend })
+        Ok(Self {
+            pool,
+            backend,
+            sqlite_file,
+        })
     }
 
-    /// Applies the migrations of this backend.
+    /// Applies the migrations of this backend, one process at a time: sqlx holds a PostgreSQL
+    /// advisory lock while it migrates; SQLite has none, so a lock file beside the database
+    /// does the same (processes starting together on a new data directory take turns).
     pub async fn migrate(&self) -> anyhow::Result<()> {
         let migrator = match self.backend {
             Backend::Sqlite => &SQLITE_MIGRATIONS,
             Backend::Postgres => &POSTGRES_MIGRATIONS,
+        };
+        let _turn = match &self.sqlite_file {
+            Some(file) => Some(migration_lock(file).await?),
+            None => None,
         };
         migrator
             .run(&self.pool)
@@ -149,6 +163,25 @@ impl Store {
     pub async fn close(&self) {
         self.pool.close().await;
     }
+}
+
+/// An exclusive lock on `<database>.migrate.lock`, held until the returned file is dropped.
+async fn migration_lock(database: &std::path::Path) -> anyhow::Result<std::fs::File> {
+    let path = PathBuf::from(format!("{}.migrate.lock", database.display()));
+    tokio::task::spawn_blocking(move || {
+        use std::os::unix::fs::OpenOptionsExt;
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(&path)
+            .with_context(|| format!("opening {}", path.display()))?;
+        file.lock()
+            .with_context(|| format!("locking {}", path.display()))?;
+        Ok(file)
+    })
+    .await?
 }
 
 /// Creates the directory of a SQLite file and asks sqlx to create the file itself.

@@ -19,6 +19,8 @@ async fn serve_with_no_configuration_creates_data_serves_and_stops_on_sigterm() 
         .arg("serve")
         .current_dir(cwd.path())
         .env_clear()
+        .env("HOME", cwd.path())
+        .env("XDG_DATA_HOME", cwd.path().join("xdg"))
         .env("CLARA_BIND", format!("127.0.0.1:{port}"))
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
@@ -34,7 +36,9 @@ async fn serve_with_no_configuration_creates_data_serves_and_stops_on_sigterm() 
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert!(healthy, "serve answers health on its defaults");
-    let data = cwd.path().join("data");
+    // The platform data directory, never the working directory.
+    let data = cwd.path().join("xdg").join("clara");
+    assert!(!cwd.path().join("data").exists());
     assert!(data.join("clara.db").exists());
     assert!(data.join("secret.key").exists());
     assert!(data.join("public_api.key").exists());
@@ -121,4 +125,51 @@ fn migrate_applies_and_exits_and_schemas_check_passes() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+#[tokio::test]
+async fn processes_starting_together_on_a_new_data_directory_all_come_up() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("fresh");
+    // A new SQLite file in the new directory, or a new PostgreSQL database.
+    let (url, pg) = crate::support::fresh_database(&data).await;
+    let database = pg.as_ref().map(|_| url.clone());
+    let spawn = |args: &[&str]| {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_clara"));
+        command
+            .args(args)
+            .env("CLARA_DATA_DIR", &data)
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        if let Some(url) = &database {
+            command.env("CLARA_DATABASE_URL", url);
+        }
+        command.spawn().unwrap()
+    };
+    // Four `migrate` and two `stdio` (stdin closed: they start, then end) at once.
+    let children: Vec<_> = [["migrate"]; 4]
+        .iter()
+        .chain([["stdio"]; 2].iter())
+        .map(|args| spawn(args))
+        .collect();
+    for child in children {
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let secret = std::fs::read_to_string(data.join("secret.key")).unwrap();
+    assert_eq!(secret.trim().len(), 64, "one whole secret");
+    if let Some((admin, name)) = pg {
+        use sqlx::Connection;
+        let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
+        let drop = format!("DROP DATABASE IF EXISTS \"{name}\" WITH (FORCE)");
+        sqlx::Executor::execute(&mut conn, sqlx::AssertSqlSafe(drop))
+            .await
+            .unwrap();
+    }
 }

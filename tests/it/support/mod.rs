@@ -289,7 +289,7 @@ pub fn settings(data_dir: PathBuf, database_url: &str) -> Settings {
 
 /// A fresh database: a SQLite file in `dir`, or `CREATE DATABASE t_<uuid>` on the PostgreSQL
 /// server that `CLARA_TEST_DATABASE_URL` points at.
-async fn fresh_database(dir: &std::path::Path) -> (String, Option<(String, String)>) {
+pub async fn fresh_database(dir: &std::path::Path) -> (String, Option<(String, String)>) {
     match std::env::var("CLARA_TEST_DATABASE_URL") {
         Ok(admin_url) if !admin_url.is_empty() => {
             use sqlx::Connection;
