@@ -48,6 +48,19 @@ impl Credential {
     }
 }
 
+impl Credential {
+    /// What kind of credential this is, for error details (never the value).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Self::Basic { .. } => "Basic email:password credentials",
+            Self::Bearer(t) if t.starts_with("clara_user_") => "a user token",
+            Self::Bearer(t) if t.starts_with("clara_api_") => "an API key token",
+            Self::Bearer(_) => "a bearer token that is neither a user token nor an API key token",
+            Self::Raw(_) => "a raw key (the public or private API key)",
+        }
+    }
+}
+
 fn decode_basic(encoded: &str) -> Option<(String, String)> {
     use base64::Engine as _;
     let bytes = base64::engine::general_purpose::STANDARD

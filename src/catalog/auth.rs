@@ -22,7 +22,9 @@ impl Operation for Register {
         name: "auth_register",
         title: "Register",
         description: "Create an account. An activation code is mailed; call auth_activate with it \
-            before using credit operations. Signs this MCP connection in as the new user.",
+            before using credit operations. Returns the user with a user token: on a connection with \
+            a session (stdio, SSE, a 2025-11-25 HTTP session) later calls act as this user; \
+            without one, send the token as Authorization: Bearer on each later call.",
         accepts: PUBLIC_OR_PRIVATE,
         body: Body::Json,
         status: StatusCode::CREATED,
@@ -43,7 +45,8 @@ impl Operation for Google {
         name: "auth_google",
         title: "Sign in with Google",
         description: "Sign in (or sign up) with a Google ID token. Returns the user with a user \
-            token and signs this MCP connection in.",
+            token: on a connection with a session later calls act as this user; without one, send \
+            the token as Authorization: Bearer on each later call.",
         hints: Hints::WRITE.open_world(),
         body: Body::Json,
         status: StatusCode::CREATED,
@@ -71,7 +74,9 @@ impl Operation for Login {
         name: "auth_login",
         title: "Log in",
         description: "Sign in with email and password (and a 2FA code when 2FA is on). Returns \
-            the user with a user token, and signs this MCP connection in as that user.",
+            the user with a user token: on a connection with a session (stdio, SSE, a 2025-11-25 \
+            HTTP session) later calls act as this user; without one, send the token as \
+            Authorization: Bearer on each later call.",
         accepts: Accepts::BASIC,
         body: Body::OptionalJson,
         message: "User logged in successfully.",

@@ -88,6 +88,17 @@ pub struct ClaraMcp {
     binding: Binding,
     default_user_id: Option<String>,
     default_ip: Option<std::net::IpAddr>,
+    /// A connection that lasts (stdio, SSE); Streamable HTTP decides per request.
+    lasting: bool,
+}
+
+/// Who a call came from, and how: what an error detail explains.
+struct Presented {
+    credential: Option<Credential>,
+    /// The credential came on the request itself (the Authorization header).
+    explicit: bool,
+    /// The connection keeps a sign-in between calls.
+    keeps_sign_in: bool,
 }
 
 impl ClaraMcp {
@@ -97,6 +108,7 @@ impl ClaraMcp {
             binding: Binding::default(),
             default_user_id: None,
             default_ip: None,
+            lasting: false,
         }
     }
 
@@ -111,7 +123,64 @@ impl ClaraMcp {
         self.binding = Binding::new(credential);
         self.default_user_id = user_id;
         self.default_ip = ip;
+        self.lasting = true;
         self
+    }
+
+    /// The credential on the request itself, if any (it wins over the connection's).
+    fn explicit(context: &RequestContext<RoleServer>) -> Option<Credential> {
+        context
+            .extensions
+            .get::<::http::request::Parts>()
+            .and_then(|p| p.headers.get("authorization"))
+            .and_then(|v| v.to_str().ok())
+            .and_then(Credential::parse)
+    }
+
+    /// Whether a sign-in on this connection carries over to later calls: always on stdio and
+    /// SSE; on Streamable HTTP only inside a session (2025-11-25), never on a stateless call.
+    fn keeps_sign_in(&self, context: &RequestContext<RoleServer>) -> bool {
+        self.lasting
+            || context
+                .extensions
+                .get::<::http::request::Parts>()
+                .is_some_and(|p| p.headers.contains_key("mcp-session-id"))
+    }
+
+    /// A sign-in while the request's own header already names a user would not change who
+    /// later calls act as (the header wins): refused with a detail that says so. A login as
+    /// the same user, or a header that is not a user's credential, is fine.
+    async fn sign_in_conflict(
+        &self,
+        op: &OpInfo,
+        args: &Value,
+        caller: &Caller,
+        context: &RequestContext<RoleServer>,
+    ) -> Option<crate::error::Error> {
+        Self::explicit(context)?;
+        let who = crate::services::auth::authenticate(
+            &self.app,
+            caller,
+            catalog::Accepts::USER_TOKEN.or(catalog::Accepts::API_KEY),
+        )
+        .await;
+        let Ok(crate::services::auth::Actor::User { user, .. }) = who else {
+            return None;
+        };
+        let same = op.name == "auth_login"
+            && args
+                .get("email")
+                .and_then(Value::as_str)
+                .is_some_and(|e| user.email.matches(e.trim()));
+        (!same).then(|| {
+            crate::error::Error::invalid(format!(
+                "this request's Authorization header already acts as {}, and a header always \
+                 wins over a sign-in on the connection; call {} without the header to act as \
+                 someone else",
+                user.email.as_str(),
+                op.name
+            ))
+        })
     }
 
     /// Who is calling: the HTTP request's own credential first, else the connection's sign-in.
@@ -139,7 +208,13 @@ impl ClaraMcp {
         }
     }
 
-    async fn call_operation(&self, op: &OpInfo, args: Value, caller: Caller) -> CallToolResult {
+    async fn call_operation(
+        &self,
+        op: &OpInfo,
+        args: Value,
+        caller: Caller,
+        presented: Presented,
+    ) -> CallToolResult {
         let used = caller.credential.clone();
         match (op.invoke)(self.app.clone(), caller, args).await {
             Ok(outcome) => {
@@ -148,18 +223,76 @@ impl ClaraMcp {
                 }
                 let mut result = CallToolResult::structured(outcome.data);
                 result.is_error = Some(!outcome.status.is_success());
+                if op.effect == Effect::SignIn && !presented.keeps_sign_in {
+                    result.content.push(rmcp::model::ContentBlock::text(
+                        "This connection keeps no session (stateless Streamable HTTP): send \
+                         `Authorization: Bearer <token>` with the token above on every later \
+                         request.",
+                    ));
+                }
                 result
             }
-            // The error travels as JSON text, not as structuredContent: clients validate
-            // structuredContent against the tool's output schema even on errors (the TypeScript
-            // SDK does), which would hide the message behind a schema failure.
-            Err(err) => {
-                err.log();
-                let body = serde_json::to_string(&err.body()).unwrap_or_default();
-                CallToolResult::error(vec![rmcp::model::ContentBlock::text(body)])
-            }
+            Err(err) => error_result(op, &err, &presented),
         }
     }
+}
+
+/// A failed call as a tool error. The error travels as JSON text, not as structuredContent:
+/// clients validate structuredContent against the tool's output schema even on errors (the
+/// TypeScript SDK does), which would hide the message behind a schema failure. Credential
+/// failures carry a `detail` naming what was presented and what the tool takes.
+fn error_result(op: &OpInfo, err: &crate::error::Error, presented: &Presented) -> CallToolResult {
+    use crate::error::Error;
+    err.log();
+    let mut body = err.body();
+    let takes = crate::services::auth::needs(op.accepts);
+    let sent = match &presented.credential {
+        None => "no credential was presented".to_string(),
+        Some(c) if presented.explicit => {
+            format!("{} was sent in the Authorization header", c.kind())
+        }
+        Some(c) => format!(
+            "{} came from this connection (its sign-in or CLARA_API_KEY)",
+            c.kind()
+        ),
+    };
+    let how = if presented.keeps_sign_in {
+        "send it as the Authorization header, set CLARA_API_KEY (stdio), or sign in with \
+         auth_login on this connection"
+    } else {
+        "this connection keeps no session, so send it as `Authorization: Bearer …` on every \
+         request (auth_login returns a user token)"
+    };
+    let detail = match err {
+        Error::MissingCredential { .. } | Error::Unauthorized { two_factor: false } => {
+            Some(format!("{} takes {takes}; {sent}: {how}", op.name))
+        }
+        Error::Forbidden => Some(format!(
+            "{} takes {takes}; {sent}. A credential acts only for its own user: leave user_id \
+             (and the User-Id header or CLARA_USER_ID) out or set to that user{}",
+            op.name,
+            if op.accepts.contains(crate::catalog::Accepts::USER_TOKEN)
+                && !op.accepts.contains(crate::catalog::Accepts::API_KEY)
+            {
+                ", and sign in with auth_login for a user token if an API key was sent"
+            } else {
+                ""
+            }
+        )),
+        Error::Inactive => Some(format!(
+            "{} needs an activated account with a first and a last name: activate it with \
+             auth_send_otp (ACTIVATION) and auth_activate, and set the names with user_update",
+            op.name
+        )),
+        _ => None,
+    };
+    if body.detail.is_none() {
+        body.detail = detail;
+    } else if let (Some(more), Error::MissingCredential { .. }) = (detail, err) {
+        body.detail = Some(more);
+    }
+    let text = serde_json::to_string(&body).unwrap_or_default();
+    CallToolResult::error(vec![rmcp::model::ContentBlock::text(text)])
 }
 
 /// The tool list, generated once from the catalog.
@@ -242,9 +375,19 @@ impl ServerHandler for ClaraMcp {
         }
         let caller = self.caller(&context);
         let args = Value::Object(request.arguments.clone().unwrap_or_default());
+        let presented = Presented {
+            credential: caller.credential.clone(),
+            explicit: Self::explicit(&context).is_some(),
+            keeps_sign_in: self.keeps_sign_in(&context),
+        };
+        if op.effect == Effect::SignIn
+            && let Some(conflict) = self.sign_in_conflict(op, &args, &caller, &context).await
+        {
+            return Ok(error_result(op, &conflict, &presented).into());
+        }
         let span = tracing::info_span!("tool", name = op.name);
         let result = self
-            .call_operation(op, args.clone(), caller)
+            .call_operation(op, args.clone(), caller, presented)
             .instrument(span)
             .await;
         if op.effect == Effect::Task {
@@ -337,6 +480,29 @@ pub async fn serve_stdio(
             Credential::Raw(token) => Credential::Bearer(token),
             other => other,
         });
+    if let Some(credential) = &credential {
+        let caller = Caller {
+            surface: Surface::Mcp,
+            credential: Some(credential.clone()),
+            user_id: user_id.clone(),
+            client_ip: None,
+        };
+        let accepts = catalog::Accepts::USER_TOKEN.or(catalog::Accepts::API_KEY);
+        match crate::services::auth::authenticate(&app, &caller, accepts).await {
+            Ok(crate::services::auth::Actor::User { user, .. }) => {
+                tracing::info!(user = %user.id, "CLARA_API_KEY acts as this user");
+            }
+            Ok(_) | Err(crate::error::Error::Forbidden) => tracing::warn!(
+                "CLARA_USER_ID does not match the user of CLARA_API_KEY: tools that act for a \
+                 user will answer 403; fix CLARA_USER_ID or leave it out"
+            ),
+            Err(_) => tracing::warn!(
+                "CLARA_API_KEY is not a live API key or user token ({}): tools that act for a \
+                 user will answer 401 until auth_login; copy the key from api_key_view",
+                credential.kind()
+            ),
+        }
+    }
     let handler = ClaraMcp::new(app).with_defaults(credential, user_id, None);
     let running = match handler.serve(rmcp::transport::stdio_pipes()).await {
         Ok(running) => running,

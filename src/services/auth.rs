@@ -128,7 +128,7 @@ pub async fn authenticate(app: &App, caller: &Caller, accepts: Accepts) -> Resul
 }
 
 /// "a user token or an API key token", for error details.
-fn needs(accepts: Accepts) -> String {
+pub fn needs(accepts: Accepts) -> String {
     let names: Vec<&str> = accepts
         .names()
         .into_iter()

@@ -11,6 +11,7 @@ mod billing;
 mod catalog;
 mod cli;
 mod google;
+mod identity;
 mod layers;
 mod llm;
 mod mail;

@@ -219,9 +219,15 @@ async fn over_mcp(
     exact: bool,
 ) -> Answer {
     let args = sample(op.name, app, user).expect("a sample").await;
-    let client = app
-        .mcp_with(transport, &[("authorization", &user.bearer())])
-        .await;
+    // A sign-in goes without a header: a header naming another user would win over it, and
+    // is refused (identity.rs).
+    let bearer = user.bearer();
+    let headers: &[(&str, &str)] = if op.effect == catalog::Effect::SignIn {
+        &[]
+    } else {
+        &[("authorization", bearer.as_str())]
+    };
+    let client = app.mcp_with(transport, headers).await;
     let result = call_raw(&client, op.name, args.as_object().unwrap().clone()).await;
     if result.is_error != Some(true) {
         // The text block carries the same JSON, for clients without structured output.
