@@ -55,6 +55,9 @@ pub struct AppConfig {
     pub agent_timeout: std::time::Duration,
     /// How long a worker's claim on a task lasts without renewal, in seconds.
     pub agent_lease_secs: i64,
+    /// The MCP toolsets this server serves (`None`: all), and whether only read-only tools.
+    pub toolsets: Option<Vec<String>>,
+    pub read_only: bool,
 }
 
 impl std::fmt::Debug for AppConfig {
@@ -286,5 +289,8 @@ fn resolve_config(settings: &Settings) -> anyhow::Result<AppConfig> {
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get())),
         agent_timeout: std::time::Duration::from_secs(settings.agent_timeout_secs.max(1)),
         agent_lease_secs: settings.agent_lease_secs.clamp(3, 3600) as i64,
+        toolsets: crate::config::parse_toolsets(&settings.toolsets)
+            .map_err(|e| anyhow::anyhow!("CLARA_TOOLSETS: {e}"))?,
+        read_only: settings.read_only,
     })
 }

@@ -256,6 +256,17 @@ pub struct Settings {
     #[arg(long, env = "CLARA_SEARCHES_PER_CLAIM", default_value_t = 3)]
     pub searches_per_claim: usize,
 
+    /// MCP tool groups to serve, comma separated: auth, users, api_keys, credits, billing,
+    /// agent, misc (or all).
+    #[arg(long, env = "CLARA_TOOLSETS", default_value = "all")]
+    pub toolsets: String,
+
+    /// Serve only MCP tools that are read-only (readOnlyHint).
+    #[arg(long, env = "CLARA_READ_ONLY", default_value_t = false, action = clap::ArgAction::Set,
+          num_args = 0..=1, default_missing_value = "true",
+          value_parser = clap::builder::BoolishValueParser::new())]
+    pub read_only: bool,
+
     /// stdio only: the API key or user token the MCP session acts as.
     #[arg(long, env = "CLARA_API_KEY", hide_env_values = true)]
     pub api_key: Option<String>,
@@ -263,6 +274,27 @@ pub struct Settings {
     /// stdio only: the user id the MCP session acts as (optional, checked against the key).
     #[arg(long, env = "CLARA_USER_ID")]
     pub user_id: Option<String>,
+}
+
+/// A comma-separated toolset list: `None` for all (`all` or empty); an unknown name is an
+/// error naming the known ones.
+pub fn parse_toolsets(list: &str) -> Result<Option<Vec<String>>, String> {
+    let names: Vec<String> = list
+        .split(',')
+        .map(|n| n.trim().to_ascii_lowercase())
+        .filter(|n| !n.is_empty())
+        .collect();
+    if names.is_empty() || names.iter().any(|n| n == "all") {
+        return Ok(None);
+    }
+    let known = crate::defaults::TOOLSETS;
+    if let Some(bad) = names.iter().find(|n| !known.contains(&n.as_str())) {
+        return Err(format!(
+            "unknown toolset {bad:?}: the toolsets are {}",
+            known.join(", ")
+        ));
+    }
+    Ok(Some(names))
 }
 
 /// The platform's data directory for Clara: `$XDG_DATA_HOME/clara` (`~/.local/share/clara`) on
@@ -338,6 +370,8 @@ impl std::fmt::Debug for Settings {
             .field("search_url", &self.search_url)
             .field("llm_vision", &self.llm_vision)
             .field("llm_transcribe_model", &self.llm_transcribe_model)
+            .field("toolsets", &self.toolsets)
+            .field("read_only", &self.read_only)
             .field("api_key", &redact(&self.api_key))
             .field("user_id", &self.user_id)
             .finish()

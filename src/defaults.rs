@@ -12,3 +12,8 @@ pub const JSON_BODY_LIMIT: usize = 1024 * 1024;
 
 /// Default for `CLARA_MAX_UPLOAD_BYTES`: the largest multipart body (all files together).
 pub const UPLOAD_LIMIT: usize = 50 * 1024 * 1024;
+
+/// The MCP tool groups (`CLARA_TOOLSETS`, `X-MCP-Toolsets`).
+pub const TOOLSETS: [&str; 7] = [
+    "auth", "users", "api_keys", "credits", "billing", "agent", "misc",
+];

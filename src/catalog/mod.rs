@@ -405,6 +405,85 @@ fn portable(value: &mut Value, input: bool) {
     }
 }
 
+pub use crate::defaults::TOOLSETS;
+
+impl Contract {
+    /// The toolset this operation belongs to, from its name's prefix.
+    pub fn toolset(&self) -> &'static str {
+        let prefix = |p: &str| self.name.starts_with(p);
+        if prefix("auth_") {
+            "auth"
+        } else if prefix("user_") || prefix("admin_user") {
+            "users"
+        } else if prefix("api_key_") {
+            "api_keys"
+        } else if prefix("transaction_") || prefix("admin_credits") || prefix("admin_transaction") {
+            "credits"
+        } else if prefix("stripe_") {
+            "billing"
+        } else if prefix("agent_") || prefix("task_") {
+            "agent"
+        } else {
+            "misc"
+        }
+    }
+}
+
+/// Which tools a server (or one request) serves: some toolsets, maybe only read-only tools.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ToolFilter {
+    /// `None`: every toolset.
+    pub toolsets: Option<Vec<String>>,
+    pub read_only: bool,
+}
+
+impl ToolFilter {
+    pub const ALL: Self = Self {
+        toolsets: None,
+        read_only: false,
+    };
+
+    /// Parses a comma-separated toolset list (see [`crate::config::parse_toolsets`]).
+    pub fn toolsets(list: &str) -> Result<Option<Vec<String>>, String> {
+        crate::config::parse_toolsets(list)
+    }
+
+    /// What the server's configuration serves.
+    pub fn configured(config: &crate::app::AppConfig) -> Self {
+        Self {
+            toolsets: config.toolsets.clone(),
+            read_only: config.read_only,
+        }
+    }
+
+    pub fn allows(&self, op: &OpInfo) -> bool {
+        op.mcp
+            && (!self.read_only || op.hints.read_only)
+            && self
+                .toolsets
+                .as_ref()
+                .is_none_or(|sets| sets.iter().any(|s| s == op.toolset()))
+    }
+
+    /// This filter narrowed by another (a request's headers): never wider than `self`.
+    pub fn narrowed(&self, other: &Self) -> Self {
+        let toolsets = match (&self.toolsets, &other.toolsets) {
+            (None, theirs) => theirs.clone(),
+            (ours, None) => ours.clone(),
+            (Some(ours), Some(theirs)) => Some(
+                ours.iter()
+                    .filter(|s| theirs.contains(s))
+                    .cloned()
+                    .collect(),
+            ),
+        };
+        Self {
+            toolsets,
+            read_only: self.read_only || other.read_only,
+        }
+    }
+}
+
 /// Every operation, in the order of the contract's table.
 pub fn all() -> &'static [OpInfo] {
     static ALL: OnceLock<Vec<OpInfo>> = OnceLock::new();
@@ -459,7 +538,37 @@ pub fn tools() -> impl Iterator<Item = &'static OpInfo> {
 mod tests {
     use serde_json::json;
 
-    use super::clean_strings;
+    use super::{ToolFilter, clean_strings};
+
+    #[test]
+    fn toolsets_filter_and_only_narrow() {
+        assert_eq!(ToolFilter::toolsets("all"), Ok(None));
+        assert_eq!(ToolFilter::toolsets(""), Ok(None));
+        assert!(
+            ToolFilter::toolsets("auth,nope")
+                .unwrap_err()
+                .contains("nope")
+        );
+        let server = ToolFilter {
+            toolsets: ToolFilter::toolsets("auth, misc").unwrap(),
+            read_only: false,
+        };
+        let request = ToolFilter {
+            toolsets: ToolFilter::toolsets("misc,agent").unwrap(),
+            read_only: true,
+        };
+        let both = server.narrowed(&request);
+        assert_eq!(both.toolsets, Some(vec!["misc".to_string()]));
+        assert!(both.read_only);
+        let served: Vec<&str> = super::tools()
+            .filter(|op| both.allows(op))
+            .map(|op| op.name)
+            .collect();
+        assert_eq!(served, ["misc_health", "misc_version"]);
+        for op in super::all() {
+            assert!(super::TOOLSETS.contains(&op.toolset()), "{}", op.name);
+        }
+    }
 
     #[test]
     fn nul_is_refused_everywhere_and_control_characters_outside_free_text() {

@@ -33,14 +33,50 @@ use tracing::Instrument;
 use crate::{
     app::App,
     caller::{Caller, Credential, Surface},
-    catalog::{self, Effect, OpInfo},
+    catalog::{self, Effect, OpInfo, ToolFilter},
 };
 
-const INSTRUCTIONS: &str = "Clara: fact-checking analyses that cost credits, and the account, \
-API key, credit and Stripe operations around them. Tools that act for a user need a credential: \
-an API key or user token in the Authorization header (HTTP), CLARA_API_KEY (stdio), or a prior \
-auth_login / auth_register / auth_google on this connection. Tools with a user_id parameter act \
-on the caller when it is omitted.";
+/// The server instructions, from the tools this server serves (never naming one it does not).
+fn instructions(filter: &ToolFilter) -> String {
+    let about = [
+        (
+            "agent",
+            "fact-check a claim, question, link or post with files, for credits, as a task",
+        ),
+        ("auth", "register, sign in, codes and two-factor login"),
+        ("users", "the signed-in user's profile"),
+        ("api_keys", "the user's API key"),
+        ("credits", "the credit ledger"),
+        ("billing", "buy credits through Stripe"),
+        ("misc", "health and version"),
+    ];
+    let mut text = String::from(
+        "Clara fact-checks claims, questions, links and posts (with attached files) for credits, \
+         and manages the account around that.",
+    );
+    for (set, what) in about {
+        let names: Vec<&str> = catalog::tools()
+            .filter(|op| op.toolset() == set && filter.allows(op))
+            .map(|op| op.name)
+            .collect();
+        if !names.is_empty() {
+            text.push_str(&format!(" {what}: {}.", names.join(", ")));
+        }
+    }
+    let needs_user = catalog::tools()
+        .any(|op| filter.allows(op) && op.accepts.contains(catalog::Accepts::API_KEY));
+    if needs_user {
+        text.push_str(
+            " Tools that act for a user need its API key or user token: the Authorization \
+             header (HTTP), CLARA_API_KEY (stdio), or a sign-in on a connection that keeps one; \
+             their user_id defaults to the caller.",
+        );
+    }
+    if filter.read_only {
+        text.push_str(" This server is read-only: only tools that change nothing are served.");
+    }
+    text
+}
 
 /// The sign-in state of one MCP connection (a stdio process, or one HTTP/SSE session): a
 /// sign-in operation ([`Effect::SignIn`]) stores the user token here, so later tool calls on the
@@ -135,6 +171,28 @@ impl ClaraMcp {
             .and_then(|p| p.headers.get("authorization"))
             .and_then(|v| v.to_str().ok())
             .and_then(Credential::parse)
+    }
+
+    /// The tools this request may see and call: the server's configuration, narrowed by the
+    /// request's `X-MCP-Toolsets` / `X-MCP-Readonly` headers (HTTP), never widened.
+    fn filter(&self, context: &RequestContext<RoleServer>) -> ToolFilter {
+        let server = ToolFilter::configured(self.app.config());
+        let Some(parts) = context.extensions.get::<::http::request::Parts>() else {
+            return server;
+        };
+        let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
+        let toolsets = match header("x-mcp-toolsets") {
+            // A list that does not parse narrows to nothing rather than being ignored.
+            Some(list) => ToolFilter::toolsets(list).unwrap_or(Some(Vec::new())),
+            None => None,
+        };
+        let read_only = header("x-mcp-readonly").is_some_and(|v| {
+            matches!(v.trim().to_ascii_lowercase().as_str(), "1" | "true" | "yes")
+        });
+        server.narrowed(&ToolFilter {
+            toolsets,
+            read_only,
+        })
     }
 
     /// Whether a sign-in on this connection carries over to later calls: always on stdio and
@@ -329,23 +387,32 @@ impl ServerHandler for ClaraMcp {
         info.title = Some("Clara".into());
         ServerConfig::new(capabilities)
             .with_server_info(info)
-            .with_instructions(INSTRUCTIONS)
+            .with_instructions(instructions(&ToolFilter::configured(self.app.config())))
     }
 
     async fn list_tools(
         &self,
         _request: Option<PaginatedRequestParams>,
-        _context: RequestContext<RoleServer>,
+        context: RequestContext<RoleServer>,
     ) -> Result<ListToolsResult, McpError> {
+        let filter = self.filter(&context);
         #[allow(unused_mut)]
-        let mut tools = tools().to_vec();
+        let mut tools: Vec<Tool> = catalog::tools()
+            .zip(tools())
+            .filter(|(op, _)| filter.allows(op))
+            .map(|(_, tool)| tool.clone())
+            .collect();
         #[cfg(feature = "conformance")]
         tools.extend(fixtures::tools());
         Ok(ListToolsResult::with_all_items(tools))
     }
 
     fn get_tool(&self, name: &str) -> Option<Tool> {
-        let found = tools().iter().find(|t| t.name == name).cloned();
+        let filter = ToolFilter::configured(self.app.config());
+        let found = catalog::tools()
+            .zip(tools())
+            .find(|(op, _)| op.name == name && filter.allows(op))
+            .map(|(_, tool)| tool.clone());
         #[cfg(feature = "conformance")]
         let found = found.or_else(|| fixtures::tools().into_iter().find(|t| t.name == name));
         found
@@ -356,7 +423,8 @@ impl ServerHandler for ClaraMcp {
         request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
-        let Some(op) = catalog::find(&request.name).filter(|op| op.mcp) else {
+        let filter = self.filter(&context);
+        let Some(op) = catalog::find(&request.name).filter(|op| filter.allows(op)) else {
             #[cfg(feature = "conformance")]
             if fixtures::is_fixture(&request.name) {
                 return fixtures::call_tool(request, context).await;

@@ -18,3 +18,4 @@ mod mail;
 mod misc;
 mod parity;
 mod security;
+mod toolsets;

@@ -282,6 +282,8 @@ pub fn settings(data_dir: PathBuf, database_url: &str) -> Settings {
         llm_timeout_secs: 60,
         llm_token_budget: 60_000,
         searches_per_claim: 3,
+        toolsets: "all".into(),
+        read_only: false,
         api_key: None,
         user_id: None,
     }
