@@ -11,6 +11,18 @@ use clap::{Args, Parser, Subcommand};
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
+
+    /// Log lines as `text` (colour only when stderr is a terminal) or `json` (one object per
+    /// line, for log shippers). Logs always go to stderr.
+    #[arg(long, env = "CLARA_LOG_FORMAT", default_value = "text", global = true)]
+    pub log_format: LogFormat,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Debug, Subcommand)]
@@ -46,6 +58,42 @@ pub enum BillingCommand {
         #[command(flatten)]
         settings: Settings,
     },
+}
+
+/// Options only `serve` uses (HTTP), and only `stdio` uses.
+const HTTP_ONLY: [&str; 11] = [
+    "bind",
+    "allowed_origins",
+    "allowed_hosts",
+    "max_mcp_sessions",
+    "max_mcp_sessions_per_address",
+    "max_connections_per_address",
+    "trusted_proxies",
+    "header_timeout_secs",
+    "body_timeout_secs",
+    "max_upload_bytes",
+    "stripe_webhook_secret",
+];
+const STDIO_ONLY: [&str; 2] = ["api_key", "user_id"];
+
+impl Cli {
+    /// Parses the command line; each subcommand's `--help` lists only the options it uses (the
+    /// others are hidden there, and still accepted, so one environment serves every command).
+    pub fn parse_args() -> Self {
+        use clap::{CommandFactory, FromArgMatches};
+        let hide = |mut command: clap::Command, ids: &[&str]| {
+            for id in ids {
+                command = command.mut_arg(*id, |a| a.hide(true));
+            }
+            command
+        };
+        let command = Self::command()
+            .mut_subcommand("serve", |c| hide(c, &STDIO_ONLY))
+            .mut_subcommand("stdio", |c| hide(c, &HTTP_ONLY))
+            .mut_subcommand("migrate", |c| hide(hide(c, &HTTP_ONLY), &STDIO_ONLY));
+        let matches = command.get_matches();
+        Self::from_arg_matches(&matches).unwrap_or_else(|e| e.exit())
+    }
 }
 
 /// `3d`, `12h`, `90m`, `45s` or a bare number of seconds.

@@ -1,6 +1,5 @@
 //! `clara`: parse the command line, set up logging, dispatch.
 
-use clap::Parser;
 use clara::{
     app::App,
     config::{BillingCommand, Cli, Command},
@@ -11,8 +10,8 @@ use clara::{
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let cli = Cli::parse();
-    telemetry::init();
+    let cli = Cli::parse_args();
+    telemetry::init(cli.log_format);
     match cli.command {
         Command::Serve(settings) => {
             let app = App::build(&settings).await?;

@@ -94,11 +94,34 @@ fn every_setting_is_documented_by_help_with_its_env_var() {
         "CLARA_RATE_LIMIT",
         "CLARA_GOOGLE_CLIENT_ID",
         "CLARA_GOOGLE_JWKS_URL",
-        "CLARA_API_KEY",
-        "CLARA_USER_ID",
+        "CLARA_TOOLSETS",
+        "CLARA_ANALYSIS_COST",
+        "CLARA_LLM_BASE_URL",
     ] {
         assert!(help.contains(env), "--help lacks {env}:\n{help}");
     }
+    // Each subcommand lists only its own options.
+    assert!(
+        !help.contains("CLARA_API_KEY") && !help.contains("CLARA_USER_ID"),
+        "{help}"
+    );
+    let stdio = std::process::Command::new(env!("CARGO_BIN_EXE_clara"))
+        .args(["stdio", "--help"])
+        .output()
+        .unwrap();
+    let stdio = String::from_utf8(stdio.stdout).unwrap();
+    assert!(
+        stdio.contains("CLARA_API_KEY") && stdio.contains("CLARA_USER_ID"),
+        "{stdio}"
+    );
+    for http in [
+        "CLARA_BIND",
+        "CLARA_ALLOWED_ORIGINS",
+        "CLARA_HEADER_TIMEOUT_SECS",
+    ] {
+        assert!(!stdio.contains(http), "stdio --help lists {http}");
+    }
+    assert!(stdio.contains("CLARA_DATA_DIR"), "{stdio}");
 }
 
 #[test]
@@ -172,4 +195,38 @@ async fn processes_starting_together_on_a_new_data_directory_all_come_up() {
             .await
             .unwrap();
     }
+}
+
+#[test]
+fn json_logs_are_one_object_per_line_without_colour() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_clara"))
+        .arg("migrate")
+        .env("CLARA_DATA_DIR", dir.path())
+        .env("CLARA_LOG_FORMAT", "json")
+        .env("RUST_LOG", "info")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let log = String::from_utf8(out.stderr).unwrap();
+    assert!(!log.contains('\u{1b}'), "ANSI codes in {log}");
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l["fields"]["message"] == "migrations applied"),
+        "{log}"
+    );
+    let using = lines
+        .iter()
+        .find(|l| l["fields"]["message"] == "using")
+        .expect("the data directory is logged");
+    assert_eq!(
+        using["fields"]["data_dir"],
+        dir.path().display().to_string()
+    );
 }

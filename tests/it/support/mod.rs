@@ -53,7 +53,7 @@ impl RestReply {
 
 pub fn init_tracing() {
     if std::env::var_os("TEST_LOG").is_some() {
-        clara::telemetry::init();
+        clara::telemetry::init(clara::config::LogFormat::Text);
     }
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
