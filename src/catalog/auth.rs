@@ -187,7 +187,7 @@ impl Operation for Enable2fa {
         rest_data: RestData::Null,
         ..Contract::post("/users/{user_id}/2fa")
     };
-    type In = two_factor::TwoFactorCode;
+    type In = two_factor::EnableTwoFactor;
     type Out = Done;
     async fn call(app: &App, actor: &Actor, input: Self::In) -> Result<Done> {
         two_factor::enable(app, actor, input)
@@ -210,7 +210,7 @@ impl Operation for Disable2fa {
         message: "User 2FA disabled successfully.",
         ..Contract::delete("/users/{user_id}/2fa")
     };
-    type In = two_factor::TwoFactorCode;
+    type In = two_factor::DisableTwoFactor;
     type Out = Done;
     async fn call(app: &App, actor: &Actor, input: Self::In) -> Result<Done> {
         two_factor::disable(app, actor, input)

@@ -352,6 +352,16 @@ fn clean_strings(field: &str, value: &Value) -> Result<()> {
 fn schema<T: JsonSchema>(settings: SchemaSettings, input: bool) -> Map<String, Value> {
     let root = settings.into_generator().into_root_schema_for::<T>();
     let mut value = serde_json::to_value(root).unwrap_or_default();
+    if input {
+        // Inputs are read by every kind of function-calling back end: no references, enums
+        // inline, no `default: null`, `properties` on every object.
+        let defs = value
+            .as_object_mut()
+            .and_then(|o| o.remove("$defs"))
+            .unwrap_or_default();
+        inline_refs(&mut value, &defs, 0);
+        plain_input(&mut value);
+    }
     portable(&mut value, input);
     match value {
         Value::Object(mut object) => {
@@ -362,12 +372,105 @@ fn schema<T: JsonSchema>(settings: SchemaSettings, input: bool) -> Map<String, V
     }
 }
 
+/// Replaces every `{"$ref": "#/$defs/X"}` with the definition of X (keeping siblings such as
+/// `description`).
+fn inline_refs(value: &mut Value, defs: &Value, depth: usize) {
+    match value {
+        Value::Object(object) => {
+            let target = object
+                .get("$ref")
+                .and_then(Value::as_str)
+                .and_then(|r| r.strip_prefix("#/$defs/"))
+                .and_then(|name| defs.get(name))
+                .cloned();
+            if let (Some(Value::Object(def)), true) = (target, depth < 16) {
+                object.remove("$ref");
+                for (key, v) in def {
+                    object.entry(key).or_insert(v);
+                }
+            }
+            object
+                .values_mut()
+                .for_each(|v| inline_refs(v, defs, depth + 1));
+        }
+        Value::Array(items) => items
+            .iter_mut()
+            .for_each(|v| inline_refs(v, defs, depth + 1)),
+        _ => {}
+    }
+}
+
+/// `oneOf` of documented `const`s becomes a plain `enum` (their docs join the description);
+/// `default: null` goes; every object gets `properties`.
+fn plain_input(value: &mut Value) {
+    match value {
+        Value::Object(object) => {
+            let consts: Option<Vec<(Value, Option<String>)>> = object
+                .get("oneOf")
+                .and_then(Value::as_array)
+                .and_then(|variants| {
+                    variants
+                        .iter()
+                        .map(|v| {
+                            let doc = v.get("description").and_then(Value::as_str);
+                            v.get("const").map(|c| (c.clone(), doc.map(str::to_string)))
+                        })
+                        .collect()
+                });
+            if let Some(consts) = consts {
+                object.remove("oneOf");
+                let docs: Vec<String> = consts
+                    .iter()
+                    .filter_map(|(c, d)| {
+                        let doc = d.as_deref()?.trim_end_matches('.');
+                        Some(format!("{} = {doc}", c.as_str()?))
+                    })
+                    .collect();
+                if !docs.is_empty() {
+                    let mut text = object
+                        .get("description")
+                        .and_then(Value::as_str)
+                        .map(|d| format!("{d} "))
+                        .unwrap_or_default();
+                    text.push_str(&docs.join("; "));
+                    text.push('.');
+                    object.insert("description".into(), Value::String(text));
+                }
+                object.insert("type".into(), Value::from("string"));
+                object.insert(
+                    "enum".into(),
+                    Value::Array(consts.into_iter().map(|(c, _)| c).collect()),
+                );
+            }
+            if object.get("default") == Some(&Value::Null) {
+                object.remove("default");
+            }
+            if object.get("type") == Some(&Value::from("object"))
+                && !object.contains_key("properties")
+            {
+                object.insert("properties".into(), Value::Object(Map::new()));
+            }
+            object.values_mut().for_each(plain_input);
+        }
+        Value::Array(items) => items.iter_mut().for_each(plain_input),
+        _ => {}
+    }
+}
+
 /// `"type": ["string", "null"]` is legal but trips single-type tool dialects (Gemini's OpenAPI
 /// subset, for one). An optional input is simply left out, so inputs drop the `null`; outputs
 /// that can really be null say so with `anyOf`.
 fn portable(value: &mut Value, input: bool) {
     match value {
         Value::Object(object) => {
+            // A `///` comment's line breaks are not paragraph breaks: one line per description.
+            if let Some(Value::String(text)) = object.get_mut("description") {
+                *text = text
+                    .split("\n\n")
+                    .map(|p| p.split_whitespace().collect::<Vec<_>>().join(" "))
+                    .collect::<Vec<_>>()
+                    .join("\n\n");
+            }
             let nullable = match object.get("type") {
                 Some(Value::Array(types))
                     if types.len() == 2 && types.contains(&Value::from("null")) =>
@@ -376,13 +479,16 @@ fn portable(value: &mut Value, input: bool) {
                 }
                 _ => None,
             };
-            // `uint32`/`uint64` are schemars' own formats, unknown to JSON Schema validators
-            // (Ajv, in the TypeScript SDK, warns about each); `minimum: 0` says it already.
-            let unsigned = object
+            // schemars' numeric formats (`int64`, `uint32`, `double`…) are not JSON Schema
+            // formats: Ajv (the TypeScript SDK) warns about each and some function-calling back
+            // ends refuse them. `type: integer` and `minimum` say what matters.
+            let numeric = object
                 .get("format")
                 .and_then(Value::as_str)
-                .is_some_and(|f| f.starts_with("uint"));
-            if unsigned {
+                .is_some_and(|f| {
+                    f.starts_with("int") || f.starts_with("uint") || f == "double" || f == "float"
+                });
+            if numeric {
                 object.remove("format");
             }
             if let Some(kind) = nullable {

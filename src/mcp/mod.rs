@@ -353,6 +353,17 @@ fn error_result(op: &OpInfo, err: &crate::error::Error, presented: &Presented) -
     CallToolResult::error(vec![rmcp::model::ContentBlock::text(text)])
 }
 
+fn strip_descriptions(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            map.remove("description");
+            map.values_mut().for_each(strip_descriptions);
+        }
+        Value::Array(items) => items.iter_mut().for_each(strip_descriptions),
+        _ => {}
+    }
+}
+
 /// The tool list, generated once from the catalog.
 pub fn tools() -> &'static [Tool] {
     static TOOLS: OnceLock<Vec<Tool>> = OnceLock::new();
@@ -361,9 +372,27 @@ pub fn tools() -> &'static [Tool] {
 
 fn tool(op: &OpInfo) -> Tool {
     let hints = op.hints;
-    Tool::new(op.name, op.description, Arc::new(op.input_schema.clone()))
+    let credential = if op.accepts.is_public()
+        || op.accepts.contains(catalog::Accepts::PUBLIC_KEY)
+        || op.accepts == catalog::Accepts::BASIC
+    {
+        "Needs no credential.".to_string()
+    } else {
+        format!("Needs {}.", crate::services::auth::needs(op.accepts))
+    };
+    let description = format!("{} {credential}", op.description);
+    // Output schemas stay exact (clients validate results against them) but lose their
+    // descriptions here: the tool list is read into a model's context on every turn, and the
+    // documented fields are in `schemas/` and the OpenAPI document.
+    let mut output = Value::Object(op.output_schema.clone());
+    strip_descriptions(&mut output);
+    let output = match output {
+        Value::Object(map) => map,
+        _ => op.output_schema.clone(),
+    };
+    Tool::new(op.name, description, Arc::new(op.input_schema.clone()))
         .with_title(op.title)
-        .with_raw_output_schema(Arc::new(op.output_schema.clone()))
+        .with_raw_output_schema(Arc::new(output))
         .with_annotations(ToolAnnotations::from_raw(
             Some(op.title.to_string()),
             Some(hints.read_only),

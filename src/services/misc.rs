@@ -16,7 +16,7 @@ pub const SERVICE: &str = "clara";
 pub enum HealthStatus {
     /// The database answers.
     Healthy,
-    /// The database does not answer; the REST status is 503.
+    /// The database does not answer.
     Unhealthy,
 }
 

@@ -16,7 +16,8 @@ use crate::{
     store::{credentials, outbox, users},
 };
 
-/// Email and password (REST: from the Basic header), plus the second factor when 2FA is on.
+// (REST reads the email and password from the Basic header.)
+/// Email and password, plus the second factor when 2FA is on.
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Login {

@@ -31,15 +31,26 @@ pub async fn verify_any(app: &App, user: &User, code: &str) -> Result<bool> {
     otp::consume(app, user.id.as_str(), OtpType::TwoFactorAuth, code).await
 }
 
-/// A second-factor code for the user.
+/// The emailed code that turns two-factor login on.
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct TwoFactorCode {
+pub struct EnableTwoFactor {
     /// The user's id (`user_…`); defaults to the caller.
     #[serde(default)]
     pub user_id: Option<String>,
-    /// Enable: the emailed `TWO_FACTOR_AUTH` code. Disable: that code, an authenticator-app
-    /// code or a recovery code.
+    /// The 6-digit `TWO_FACTOR_AUTH` code mailed by auth_send_otp.
+    pub code: String,
+}
+
+/// A current second factor, to turn two-factor login off.
+#[derive(Debug, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DisableTwoFactor {
+    /// The user's id (`user_…`); defaults to the caller.
+    #[serde(default)]
+    pub user_id: Option<String>,
+    /// A current second factor: the emailed `TWO_FACTOR_AUTH` code, an authenticator-app code,
+    /// or a recovery code.
     pub code: String,
 }
 
@@ -57,7 +68,7 @@ async fn active_target(app: &App, actor: &Actor, user_id: Option<&str>) -> Resul
     Ok(user)
 }
 
-pub async fn enable(app: &App, actor: &Actor, input: TwoFactorCode) -> Result<()> {
+pub async fn enable(app: &App, actor: &Actor, input: EnableTwoFactor) -> Result<()> {
     let user = active_target(app, actor, input.user_id.as_deref()).await?;
     let code = input.code.trim();
     if !otp::consume(app, user.id.as_str(), OtpType::TwoFactorAuth, code).await? {
@@ -71,7 +82,7 @@ pub async fn enable(app: &App, actor: &Actor, input: TwoFactorCode) -> Result<()
     Ok(())
 }
 
-pub async fn disable(app: &App, actor: &Actor, input: TwoFactorCode) -> Result<()> {
+pub async fn disable(app: &App, actor: &Actor, input: DisableTwoFactor) -> Result<()> {
     let user = active_target(app, actor, input.user_id.as_deref()).await?;
     if !verify_any(app, &user, &input.code).await? {
         return Err(Error::Unauthorized { two_factor: true });

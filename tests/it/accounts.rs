@@ -8,7 +8,7 @@ use clara::{
         passwords::ChangePassword,
         sessions::Login,
         signup,
-        two_factor::TwoFactorCode,
+        two_factor::DisableTwoFactor,
         users::{PublicUser, UpdateUser, UserRef},
     },
 };
@@ -264,7 +264,7 @@ impl Walk {
 
     /// Disable 2FA: 204 with an empty body; a notice is mailed; login needs no code any more.
     async fn disable_2fa(&self) {
-        let input = TwoFactorCode {
+        let input = DisableTwoFactor {
             user_id: Some(self.id.clone()),
             code: self.code("TWO_FACTOR_AUTH").await,
         };

@@ -8,7 +8,7 @@ use clara::{
         otp::{OtpType, SendOtp},
         sessions::Login,
         signup::{Activate, Register},
-        two_factor::TwoFactorCode,
+        two_factor::EnableTwoFactor,
         users::{UpdateUser, UserRef},
     },
 };
@@ -147,7 +147,7 @@ impl<'a> Walk<'a> {
     }
 
     async fn enable_2fa(&self) {
-        let input = TwoFactorCode {
+        let input = EnableTwoFactor {
             user_id: None,
             code: self.send_code(&self.client).await,
         };

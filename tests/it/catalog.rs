@@ -170,3 +170,45 @@ fn the_openapi_document_covers_every_operation_and_every_ref_resolves() {
     }
     assert_eq!(doc["openapi"], "3.1.0");
 }
+
+#[test]
+fn input_schemas_are_plain_enough_for_every_function_calling_back_end() {
+    fn walk(name: &str, path: &str, value: &serde_json::Value) {
+        let Some(object) = value.as_object() else {
+            if let Some(items) = value.as_array() {
+                items.iter().for_each(|v| walk(name, path, v));
+            }
+            return;
+        };
+        assert!(!object.contains_key("$ref"), "{name}{path} uses $ref");
+        assert!(!object.contains_key("$defs"), "{name}{path} has $defs");
+        assert!(!object.contains_key("oneOf"), "{name}{path} uses oneOf");
+        assert_ne!(
+            object.get("default"),
+            Some(&serde_json::Value::Null),
+            "{name}{path}"
+        );
+        if let Some(format) = object.get("format").and_then(|f| f.as_str()) {
+            assert!(
+                ["email", "uri", "date-time", "date", "uuid"].contains(&format),
+                "{name}{path} uses the non-standard format {format}"
+            );
+        }
+        if object.get("type") == Some(&serde_json::json!("object")) {
+            assert!(
+                object.contains_key("properties"),
+                "{name}{path} lacks properties"
+            );
+        }
+        for (key, child) in object {
+            walk(name, &format!("{path}/{key}"), child);
+        }
+    }
+    for op in catalog::all() {
+        walk(
+            op.name,
+            "",
+            &serde_json::Value::Object(op.input_schema.clone()),
+        );
+    }
+}
