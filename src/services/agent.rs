@@ -105,11 +105,14 @@ pub struct AnalysisRequest {
     /// The user's id (`user_…`); defaults to the caller.
     #[serde(default)]
     pub user_id: Option<String>,
-    /// The claim, question, link or post to check. Needed unless a file is attached.
+    /// The claim, question, link or post to check, at most 50,000 characters. Needed unless
+    /// a file is attached.
     #[serde(default)]
+    #[schemars(length(max = 50_000))]
     pub text: Option<String>,
     /// Up to 5 files (see agent_supported_attachments for kinds and sizes).
     #[serde(default)]
+    #[schemars(length(max = 5))]
     pub attachments: Vec<Attachment>,
     /// MCP only: wait for the analysis to end and return it, with progress notifications
     /// when a progress token is given (default false: return the created task at once). A

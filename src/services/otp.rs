@@ -100,6 +100,7 @@ pub async fn consume(app: &App, user_id: &str, otp_type: OtpType, code: &str) ->
 #[serde(deny_unknown_fields)]
 pub struct SendOtp {
     /// The account's email.
+    #[schemars(email, length(max = 254))]
     pub user_email: String,
     /// `ACTIVATION`, `TWO_FACTOR_AUTH` or `CHANGE_PASSWORD`.
     pub otp_type: OtpType,

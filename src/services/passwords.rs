@@ -21,10 +21,13 @@ use crate::{
 #[serde(deny_unknown_fields)]
 pub struct ChangePassword {
     /// The account's email.
+    #[schemars(email, length(max = 254))]
     pub user_email: String,
     /// The new password, 8 to 1024 characters.
+    #[schemars(length(min = 8, max = 1024))]
     pub password: String,
-    /// The `CHANGE_PASSWORD` code from auth_send_otp.
+    /// The 6-digit `CHANGE_PASSWORD` code from auth_send_otp.
+    #[schemars(pattern(r"^[0-9]{6}$"))]
     pub code: String,
 }
 

@@ -23,13 +23,17 @@ use crate::{
 #[derive(Debug, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Register {
-    /// First name (title-cased).
+    /// First name (title-cased), 1 to 100 characters.
+    #[schemars(length(min = 1, max = 100), pattern(r"\S"))]
     pub first_name: String,
-    /// Last name (title-cased).
+    /// Last name (title-cased), 1 to 100 characters.
+    #[schemars(length(min = 1, max = 100), pattern(r"\S"))]
     pub last_name: String,
     /// Email address; must not be registered yet (compared case-insensitively).
+    #[schemars(email, length(max = 254))]
     pub email: String,
     /// 8 to 1024 characters.
+    #[schemars(length(min = 8, max = 1024))]
     pub password: String,
 }
 
@@ -107,8 +111,10 @@ pub async fn register(app: &App, _actor: &Actor, input: Register) -> Result<Publ
 #[serde(deny_unknown_fields)]
 pub struct Activate {
     /// The account's email.
+    #[schemars(email, length(max = 254))]
     pub user_email: String,
     /// The 6-digit `ACTIVATION` code from the welcome mail or auth_send_otp.
+    #[schemars(pattern(r"^[0-9]{6}$"))]
     pub code: String,
 }
 

@@ -39,6 +39,7 @@ pub struct EnableTwoFactor {
     #[serde(default)]
     pub user_id: Option<String>,
     /// The 6-digit `TWO_FACTOR_AUTH` code mailed by auth_send_otp.
+    #[schemars(pattern(r"^[0-9]{6}$"))]
     pub code: String,
 }
 

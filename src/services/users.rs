@@ -110,10 +110,12 @@ pub struct UpdateUser {
     /// The user's id (`user_…`); defaults to the caller.
     #[serde(default)]
     pub user_id: Option<String>,
-    /// New first name (title-cased).
+    /// New first name (title-cased), 1 to 100 characters.
+    #[schemars(length(min = 1, max = 100), pattern(r"\S"))]
     #[serde(default)]
     pub first_name: Option<String>,
-    /// New last name (title-cased).
+    /// New last name (title-cased), 1 to 100 characters.
+    #[schemars(length(min = 1, max = 100), pattern(r"\S"))]
     #[serde(default)]
     pub last_name: Option<String>,
     /// UI preference.
