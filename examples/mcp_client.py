@@ -4,17 +4,21 @@
     python examples/mcp_client.py sse  http://127.0.0.1:8000/sse [EMAIL PASSWORD]
     python examples/mcp_client.py stdio ./target/release/clara [EMAIL PASSWORD]
 
-Lists the tools, checks health, and, given an email and password, signs the connection in
-with auth_login and shows the user and their API key. Tool errors arrive as isError results
-whose text is {"code", "message", "status", ...}.
+Lists the tools, checks health, and, given an email and password, signs in with auth_login
+and shows the user and their API key. Over HTTP the client's default mode negotiates the
+stateless 2026-07-28 revision, where no connection keeps a sign-in: the token auth_login returns
+goes into the Authorization header of every later request (the result says so too). Tool errors
+arrive as isError results whose text is {"code", "message", "status", "detail", ...}.
 """
 import asyncio
 import json
 import sys
 
+import httpx2
 from mcp import Client
 from mcp.client.sse import sse_client
 from mcp.client.stdio import StdioServerParameters
+from mcp.client.streamable_http import streamable_http_client
 
 
 def show(name, result):
@@ -26,19 +30,25 @@ def show(name, result):
 
 async def main():
     kind, target, *login = sys.argv[1:]
+    http = None
     if kind == "stdio":
-        server, mode = StdioServerParameters(command=target, args=["stdio"]), "auto"
+        server = StdioServerParameters(command=target, args=["stdio"])
     elif kind == "sse":
-        server, mode = sse_client(target), "legacy"
+        server = sse_client(target)
     else:
-        server, mode = target, "legacy"  # a session, so auth_login binds it
-    async with Client(server, mode=mode) as client:
+        http = httpx2.AsyncClient(timeout=60)
+        server = streamable_http_client(target, http_client=http)
+    async with Client(server) as client:
         tools = (await client.list_tools()).tools
         print("tools:", ", ".join(t.name for t in tools))
         show("misc_health", await client.call_tool("misc_health", {}))
         if len(login) == 2:
             email, password = login
-            show("auth_login", await client.call_tool("auth_login", {"email": email, "password": password}))
+            signed = await client.call_tool("auth_login", {"email": email, "password": password})
+            show("auth_login", signed)
+            if http is not None and not signed.is_error:
+                # Stateless HTTP keeps no sign-in: send the user token with every request.
+                http.headers["authorization"] = f"Bearer {signed.structured_content['token']}"
             show("user_view", await client.call_tool("user_view", {}))
             show("api_key_view", await client.call_tool("api_key_view", {}))
 

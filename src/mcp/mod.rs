@@ -322,6 +322,12 @@ fn error_result(op: &OpInfo, err: &crate::error::Error, presented: &Presented) -
          request (auth_login returns a user token)"
     };
     let detail = match err {
+        // Login checks the email and password it is given: a 401 there is about those.
+        Error::Unauthorized { .. } if op.accepts == crate::catalog::Accepts::BASIC => Some(
+            "the email, the password or the second-factor code is wrong (or the account has \
+             no password: it signs in with Google)"
+                .to_string(),
+        ),
         Error::MissingCredential { .. } | Error::Unauthorized { two_factor: false } => {
             Some(format!("{} takes {takes}; {sent}: {how}", op.name))
         }
