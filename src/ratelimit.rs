@@ -98,6 +98,43 @@ impl Failures {
         entry.1 = entry.1.saturating_add(1);
     }
 
+    /// Counts an attempt against every key at once, unless one of them is spent: then
+    /// nothing is counted and the seconds to wait come back. Attempts in flight count, so
+    /// concurrent requests cannot all pass a check that none of them has recorded yet.
+    fn take(&self, keys: &[(String, Budget)], now: i64) -> std::result::Result<(), u64> {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        let mut wait = None;
+        for (key, budget) in keys {
+            if let Some(entry) = map.get_mut(key) {
+                if now >= entry.0 + budget.window_secs {
+                    *entry = (now, 0);
+                }
+                if entry.1 >= budget.max {
+                    let ends = entry.0 + budget.window_secs;
+                    wait = wait.max(Some((ends - now).max(1) as u64));
+                }
+            }
+        }
+        if let Some(wait) = wait {
+            return Err(wait);
+        }
+        for (key, _) in keys {
+            let entry = map.entry(key.clone()).or_insert((now, 0));
+            entry.1 = entry.1.saturating_add(1);
+        }
+        Ok(())
+    }
+
+    /// Gives back an attempt [`Failures::take`] counted (it did not fail).
+    fn give_back(&self, keys: &[(String, Budget)]) {
+        let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        for (key, _) in keys {
+            if let Some(entry) = map.get_mut(key) {
+                entry.1 = entry.1.saturating_sub(1);
+            }
+        }
+    }
+
     fn forget_before(&self, cutoff: i64) {
         let mut map = self.0.lock().unwrap_or_else(|e| e.into_inner());
         map.retain(|_, (start, _)| *start >= cutoff);
@@ -152,6 +189,20 @@ impl Limiter {
         for (key, budget) in keys {
             self.failures.record(key.clone(), *budget, now);
         }
+    }
+
+    /// Reserves one attempt against each of `keys` before a check that costs (a password
+    /// hash, a credential lookup): 429 when any is spent. An attempt that fails keeps its
+    /// place; [`Limiter::release`] gives back one that did not fail.
+    pub fn reserve(&self, keys: &[(String, Budget)], now: i64) -> Result<()> {
+        self.failures
+            .take(keys, now)
+            .map_err(|retry_after_secs| Error::RateLimited { retry_after_secs })
+    }
+
+    /// Returns an attempt [`Limiter::reserve`] took, for an attempt that did not fail.
+    pub fn release(&self, keys: &[(String, Budget)]) {
+        self.failures.give_back(keys);
     }
 
     /// The failure budgets of a credential that did not resolve, from this address.
@@ -263,11 +314,11 @@ mod tests {
     fn failure_budgets_refuse_within_their_window_and_reset_after_it() {
         let limiter = Limiter::new("100/s".parse().unwrap(), b"k".to_vec());
         let keys = limiter.login_keys("Ann@Example.com", Some("10.0.0.1".parse().unwrap()));
+        // Attempts in flight count: reserving is enough to spend the budget.
         for _ in 0..LOGINS_PER_ACCOUNT.max {
-            limiter.refuse_if_spent(&keys, 1_000).unwrap();
-            limiter.spend(&keys, 1_000);
+            limiter.reserve(&keys, 1_000).unwrap();
         }
-        let err = limiter.refuse_if_spent(&keys, 1_000).unwrap_err();
+        let err = limiter.reserve(&keys, 1_000).unwrap_err();
         assert!(
             matches!(
                 err,
@@ -277,8 +328,11 @@ mod tests {
             ),
             "{err:?}"
         );
+        // An attempt given back (it did not fail) frees its place.
+        limiter.release(&keys);
+        limiter.reserve(&keys, 1_000).unwrap();
         let elsewhere = limiter.login_keys("ann@example.com", Some("10.0.0.9".parse().unwrap()));
-        limiter.refuse_if_spent(&elsewhere, 1_000).unwrap();
-        limiter.refuse_if_spent(&keys, 1_000 + 3600).unwrap();
+        limiter.reserve(&elsewhere, 1_000).unwrap();
+        limiter.reserve(&keys, 1_000 + 3600).unwrap();
     }
 }

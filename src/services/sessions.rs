@@ -37,14 +37,21 @@ pub async fn login(app: &App, actor: &Actor, input: Login) -> Result<PublicUser>
     // Failed logins spend budgets per address and per account and address: an attacker is
     // slowed, the owner elsewhere is not locked out.
     let budgets = app.limiter().login_keys(&input.email, actor.address());
-    app.limiter().refuse_if_spent(&budgets, app.now())?;
+    // The address's attempt is counted before the password is hashed, so a spray of
+    // concurrent guesses cannot all pass the check before any is recorded (an attempt that
+    // does not fail is given back); the account's budget counts failures.
+    let (address, account) = budgets.split_at(budgets.len().min(1));
+    app.limiter().refuse_if_spent(account, app.now())?;
+    app.limiter().reserve(address, app.now())?;
     let result = check_and_start(app, &input).await;
     // The 401 that asks a 2FA user for their code (none was sent) is a step, not a failure.
     let asked_for_code = input.code.as_deref().is_none_or(str::is_empty);
     match &result {
-        Err(Error::Unauthorized { two_factor: true }) if asked_for_code => {}
-        Err(Error::Unauthorized { .. }) => app.limiter().spend(&budgets, app.now()),
-        _ => {}
+        Err(Error::Unauthorized { two_factor: true }) if asked_for_code => {
+            app.limiter().release(address)
+        }
+        Err(Error::Unauthorized { .. }) => app.limiter().spend(account, app.now()),
+        _ => app.limiter().release(address),
     }
     result
 }

@@ -594,3 +594,73 @@ async fn large_uploads_share_one_memory_budget_and_the_excess_is_503() {
         );
     }
 }
+
+#[tokio::test]
+async fn a_login_flood_from_one_address_leaves_real_logins_and_health_working() {
+    let app = TestApp::spawn().await;
+    let ann = app.user("ann-flood@example.com").await;
+    let owner = client_from("127.0.0.9");
+    let login = |client: &reqwest::Client, email: &str, password: &str| {
+        client
+            .post(app.api("/auth/session"))
+            .header("authorization", basic(email, password))
+    };
+    let timed = async |request: reqwest::RequestBuilder| {
+        let started = std::time::Instant::now();
+        let status = request.send().await.unwrap().status().as_u16();
+        (status, started.elapsed())
+    };
+    let health = || owner.get(app.api("/health"));
+    let (_, idle_health) = timed(health()).await;
+    let (status, idle_login) = timed(login(&owner, &ann.email, &ann.password)).await;
+    assert_eq!(status, 200);
+
+    // One address sprays 300 logins with made-up emails, 32 at a time.
+    let flooder = client_from("127.0.0.10");
+    let url = app.api("/auth/session");
+    let flood = tokio::spawn(async move {
+        use futures::StreamExt;
+        futures::stream::iter(0..300)
+            .map(|n| {
+                let request = flooder.post(&url).header(
+                    "authorization",
+                    basic(&format!("spray{n}@example.com"), "guess1234"),
+                );
+                async move {
+                    request
+                        .send()
+                        .await
+                        .map(|r| r.status().as_u16())
+                        .unwrap_or(0)
+                }
+            })
+            .buffer_unordered(32)
+            .collect::<Vec<u16>>()
+            .await
+    });
+    let mut during_health = Vec::new();
+    let mut during_login = Vec::new();
+    while !flood.is_finished() {
+        let (status, took) = timed(health()).await;
+        assert_eq!(status, 200);
+        during_health.push(took);
+        let (status, took) = timed(login(&owner, &ann.email, &ann.password)).await;
+        assert_eq!(status, 200, "the owner's login during the flood");
+        during_login.push(took);
+    }
+    let statuses = flood.await.unwrap();
+    let evaluated = statuses.iter().filter(|s| **s == 401).count();
+    let refused = statuses.iter().filter(|s| **s == 429).count();
+    assert_eq!(evaluated, clara::ratelimit::LOGINS_PER_ADDRESS.max as usize);
+    assert_eq!(evaluated + refused, 300, "{statuses:?}");
+    let max = |v: &[std::time::Duration]| v.iter().max().copied().unwrap_or_default();
+    // Figures for the record (no timing is asserted: speed is measured by the benchmarks).
+    eprintln!(
+        "login flood: idle health {idle_health:?}, login {idle_login:?}; during the flood \
+         ({} samples) health max {:?}, login max {:?}; flood: {evaluated} evaluated, {refused} \
+         refused with 429",
+        during_health.len(),
+        max(&during_health),
+        max(&during_login),
+    );
+}
