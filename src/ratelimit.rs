@@ -52,6 +52,32 @@ pub struct Limiter {
     /// Server secret, to key the limiter by a MAC of the credential rather than the credential.
     key: Vec<u8>,
     failures: Failures,
+    /// Password checks running or queued, per client address.
+    checking: std::sync::Arc<Mutex<HashMap<IpAddr, u32>>>,
+}
+
+/// Password checks one client address may have running or queued at once: a flood from one
+/// address waits behind itself, not in front of everyone else's logins.
+pub const CHECKS_PER_ADDRESS: u32 = 4;
+
+/// A password check's place; the place frees when it is dropped.
+#[derive(Debug)]
+pub struct CheckSlot {
+    checking: std::sync::Arc<Mutex<HashMap<IpAddr, u32>>>,
+    ip: Option<IpAddr>,
+}
+
+impl Drop for CheckSlot {
+    fn drop(&mut self) {
+        let Some(ip) = self.ip else { return };
+        let mut map = self.checking.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(count) = map.get_mut(&ip) {
+            *count -= 1;
+            if *count == 0 {
+                map.remove(&ip);
+            }
+        }
+    }
 }
 
 /// A failure budget: at most `max` failures per `window_secs` for one key.
@@ -151,6 +177,7 @@ impl Limiter {
             inner: RateLimiter::keyed(quota),
             key,
             failures: Failures::default(),
+            checking: Default::default(),
         }
     }
 
@@ -189,6 +216,25 @@ impl Limiter {
         for (key, budget) in keys {
             self.failures.record(key.clone(), *budget, now);
         }
+    }
+
+    /// A place for one password check from `ip`: 429 (retry in a second) when that address
+    /// already has [`CHECKS_PER_ADDRESS`] running or queued. Without an address (stdio) always.
+    pub fn check_slot(&self, ip: Option<IpAddr>) -> Result<CheckSlot> {
+        if let Some(ip) = ip {
+            let mut map = self.checking.lock().unwrap_or_else(|e| e.into_inner());
+            let count = map.entry(ip).or_insert(0);
+            if *count >= CHECKS_PER_ADDRESS {
+                return Err(Error::RateLimited {
+                    retry_after_secs: 1,
+                });
+            }
+            *count += 1;
+        }
+        Ok(CheckSlot {
+            checking: self.checking.clone(),
+            ip,
+        })
     }
 
     /// Reserves one attempt against each of `keys` before a check that costs (a password

@@ -41,6 +41,7 @@ pub async fn login(app: &App, actor: &Actor, input: Login) -> Result<PublicUser>
     // concurrent guesses cannot all pass the check before any is recorded (an attempt that
     // does not fail is given back); the account's budget counts failures.
     let (address, account) = budgets.split_at(budgets.len().min(1));
+    let _slot = app.limiter().check_slot(actor.address())?;
     app.limiter().refuse_if_spent(account, app.now())?;
     app.limiter().reserve(address, app.now())?;
     let result = check_and_start(app, &input).await;
