@@ -4,6 +4,9 @@ SSE sessions and 500 Streamable HTTP sessions open, and after they close.
 
     cargo build --release && python3 bench/sessions_memory.py [path/to/clara]
 
+Environment: BENCH_CYCLES (default 2) open/close cycles; BENCH_ONLY=sse|http opens one kind;
+BENCH_ARENAS sets the server's MALLOC_ARENA_MAX; BENCH_CAP its per-address session cap.
+
 Standard library only. Starts its own server on a free loopback port with a fresh data
 directory (the per-address session and connection caps raised, since every client here is
 127.0.0.1), reads its RSS from /proc, and prints one line per stage.
@@ -19,6 +22,8 @@ import time
 
 BINARY = sys.argv[1] if len(sys.argv) > 1 else "target/release/clara"
 SESSIONS = 500
+# BENCH_ONLY=sse or http opens only that kind (to see which one holds memory).
+ONLY = os.environ.get("BENCH_ONLY", "")
 CALLS = 10_000
 
 
@@ -68,7 +73,7 @@ def main():
     env = dict(os.environ, CLARA_DATA_DIR=data, CLARA_BIND=f"127.0.0.1:{port}",
                CLARA_RATE_LIMIT="1000000/s", CLARA_MCP_MAX_SESSIONS="5000",
                CLARA_MCP_MAX_SESSIONS_PER_ADDRESS=os.environ.get("BENCH_CAP", "5000"),
-               CLARA_MAX_CONNECTIONS_PER_ADDRESS="5000", RUST_LOG="error")
+               CLARA_MAX_CONNECTIONS_PER_ADDRESS="5000", RUST_LOG="error", **({"MALLOC_ARENA_MAX": os.environ["BENCH_ARENAS"]} if "BENCH_ARENAS" in os.environ else {}))
     server = subprocess.Popen([BINARY, "serve"], env=env, stderr=subprocess.DEVNULL)
     try:
         for _ in range(200):
@@ -93,9 +98,9 @@ def main():
         print(f"after {CALLS} calls:            {after_calls:6.1f} MiB "
               f"({CALLS / took:,.0f} calls/s, one stateless client in sequence)")
 
-        for cycle in (1, 2):
+        for cycle in range(1, int(os.environ.get("BENCH_CYCLES", "2")) + 1):
             streams = []
-            for _ in range(SESSIONS):
+            for _ in range(SESSIONS if ONLY != "http" else 0):
                 s = socket.create_connection(("127.0.0.1", port))
                 s.sendall(b"GET /sse HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n")
                 got = b""
@@ -106,7 +111,7 @@ def main():
                     got += chunk
                 streams.append(s)
             sessions = []
-            for _ in range(SESSIONS):
+            for _ in range(SESSIONS if ONLY != "sse" else 0):
                 c = http.client.HTTPConnection("127.0.0.1", port)
                 response, _ = post(c, INIT)
                 session = response.getheader("mcp-session-id")
@@ -115,8 +120,8 @@ def main():
                 sessions.append((c, session))
             time.sleep(0.5)
             opened = rss_mib(server.pid)
-            print(f"[{cycle}] {SESSIONS} SSE + {SESSIONS} HTTP sessions open: {opened:6.1f} MiB "
-                  f"({(opened - after_calls) * 1024 / (2 * SESSIONS):.1f} KiB a session)")
+            print(f"[{cycle}] sessions open ({'SSE' if ONLY == 'sse' else 'HTTP' if ONLY == 'http' else 'SSE + HTTP'}, "
+                  f"{SESSIONS} each): {opened:6.1f} MiB")
 
             for s in streams:
                 s.close()
