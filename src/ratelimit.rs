@@ -54,7 +54,15 @@ pub struct Limiter {
     failures: Failures,
     /// Password checks running or queued, per client address.
     checking: std::sync::Arc<Mutex<HashMap<IpAddr, u32>>>,
+    /// MACs of credentials that resolved recently, and when: such a credential is not refused
+    /// when its address's bad-credential budget is spent by someone else there (a NAT).
+    good: Mutex<HashMap<String, i64>>,
 }
+
+/// How long a credential that resolved counts as known good.
+const KNOWN_GOOD_SECS: i64 = 600;
+/// Known-good credentials remembered at most (the oldest half is dropped past it).
+const KNOWN_GOOD_MAX: usize = 20_000;
 
 /// Password checks one client address may have running or queued at once: a flood from one
 /// address waits behind itself, not in front of everyone else's logins.
@@ -178,6 +186,7 @@ impl Limiter {
             key,
             failures: Failures::default(),
             checking: Default::default(),
+            good: Mutex::default(),
         }
     }
 
@@ -249,6 +258,26 @@ impl Limiter {
     /// Returns an attempt [`Limiter::reserve`] took, for an attempt that did not fail.
     pub fn release(&self, keys: &[(String, Budget)]) {
         self.failures.give_back(keys);
+    }
+
+    /// Remembers that `credential` resolved (a valid token or key), at `now`.
+    pub fn known_good(&self, credential: &Credential, now: i64) {
+        let key = crypto::mac(&self.key, "good", &describe(credential));
+        let mut good = self.good.lock().unwrap_or_else(|e| e.into_inner());
+        if good.len() >= KNOWN_GOOD_MAX {
+            let mut times: Vec<i64> = good.values().copied().collect();
+            times.sort_unstable();
+            let cutoff = times[times.len() / 2];
+            good.retain(|_, at| *at > cutoff);
+        }
+        good.insert(key, now);
+    }
+
+    /// Whether `credential` resolved within the last ten minutes.
+    pub fn is_known_good(&self, credential: &Credential, now: i64) -> bool {
+        let key = crypto::mac(&self.key, "good", &describe(credential));
+        let good = self.good.lock().unwrap_or_else(|e| e.into_inner());
+        good.get(&key).is_some_and(|at| now - at < KNOWN_GOOD_SECS)
     }
 
     /// The failure budgets of a credential that did not resolve, from this address.

@@ -286,7 +286,8 @@ fn entry<O: Operation>() -> OpInfo {
 }
 
 /// Rate limit, then credential. A credential that does not resolve spends its address's
-/// failure budget, and a spent budget refuses before any lookup.
+/// failure budget, and a spent budget refuses before any lookup, except a credential that
+/// resolved within the last ten minutes.
 async fn authorize(app: &App, caller: &Caller, accepts: Accepts) -> Result<Actor> {
     let limiter = app.limiter();
     limiter.check(caller)?;
@@ -297,10 +298,23 @@ async fn authorize(app: &App, caller: &Caller, accepts: Accepts) -> Result<Actor
     } else {
         Vec::new()
     };
-    limiter.refuse_if_spent(&keys, app.now())?;
+    // A credential that resolved recently goes on even when others at its address (behind
+    // the same NAT) spent the address's budget with bad ones.
+    let known = checked
+        && caller
+            .credential
+            .as_ref()
+            .is_some_and(|c| limiter.is_known_good(c, app.now()));
+    if !known {
+        limiter.refuse_if_spent(&keys, app.now())?;
+    }
     let resolved = authenticate(app, caller, accepts).await;
-    if let Err(Error::Unauthorized { .. }) = &resolved {
-        limiter.spend(&keys, app.now());
+    match (&resolved, &caller.credential) {
+        (Err(Error::Unauthorized { .. }), _) => limiter.spend(&keys, app.now()),
+        (Ok(Actor::User { .. } | Actor::Private), Some(credential)) if checked => {
+            limiter.known_good(credential, app.now())
+        }
+        _ => {}
     }
     resolved
 }

@@ -698,3 +698,37 @@ async fn one_address_may_only_queue_a_few_password_checks_at_once() {
         .await;
     assert_eq!(later.status, 200);
 }
+
+#[tokio::test]
+async fn a_known_good_credential_goes_on_behind_a_nat_whose_budget_someone_else_spent() {
+    let app = TestApp::spawn().await;
+    let ann = app.user("ann-nat@example.com").await;
+    let bob = app.user("bob-nat@example.com").await;
+    let path = |user: &crate::support::flows::TestUser| format!("/users/{}", user.id);
+    let nat = client_from("127.0.0.12");
+    // Ann works from behind the NAT: her token has resolved there.
+    let mine = nat
+        .get(app.api(&path(&ann)))
+        .header("authorization", ann.bearer());
+    assert_eq!(app.send(mine).await.status, 200);
+    // Someone else behind the same NAT sprays bad tokens and spends the address's budget.
+    for n in 0..clara::ratelimit::BAD_CREDENTIALS.max + 2 {
+        let token = format!("Bearer clara_api_{n:032}");
+        let spray = nat.get(app.api(&path(&ann))).header("authorization", token);
+        app.send(spray).await;
+    }
+    let spray = nat.get(app.api(&path(&ann))).header(
+        "authorization",
+        "Bearer clara_api_00000000000000000000000000000099",
+    );
+    assert_eq!(app.send(spray).await.status, 429, "the sprayer is refused");
+    // Ann's known-good token goes on; Bob's, new at that address, waits like everyone else.
+    let mine = nat
+        .get(app.api(&path(&ann)))
+        .header("authorization", ann.bearer());
+    assert_eq!(app.send(mine).await.status, 200);
+    let new_here = nat
+        .get(app.api(&path(&bob)))
+        .header("authorization", bob.bearer());
+    assert_eq!(app.send(new_here).await.status, 429);
+}
