@@ -131,15 +131,32 @@ fn operation(op: &OpInfo) -> Value {
             .copied()
             .filter(|r| !path_names.contains(r))
             .collect();
-        value["requestBody"] = json!({
-            "required": op.body == Body::Json,
-            "content": {"application/json": {"schema": {
-                "type": "object",
-                "properties": body_props,
-                "required": body_required,
-                "additionalProperties": false
-            }}}
+        let mut schema = json!({
+            "type": "object",
+            "properties": body_props,
+            "required": body_required,
+            "additionalProperties": false
         });
+        if let Some(any_of) = op.input_schema.get("anyOf") {
+            schema["anyOf"] = any_of.clone();
+        }
+        value["requestBody"] = if op.body == Body::Multipart {
+            // The text fields, and one file part per file, named by the file name.
+            let text = schema["properties"]["text"].clone();
+            json!({
+                "required": true,
+                "content": {"multipart/form-data": {"schema": {
+                    "type": "object",
+                    "properties": {"text": text},
+                    "additionalProperties": {"type": "string", "format": "binary"}
+                }}}
+            })
+        } else {
+            json!({
+                "required": op.body == Body::Json,
+                "content": {"application/json": {"schema": schema}}
+            })
+        };
     }
     value
 }

@@ -377,12 +377,43 @@ fn schema<T: JsonSchema>(settings: SchemaSettings, input: bool) -> Map<String, V
         plain_input(&mut value);
     }
     portable(&mut value, input);
+    if input {
+        control_patterns("", &mut value);
+    }
     match value {
         Value::Object(mut object) => {
             object.remove("title");
             object
         }
         _ => unreachable!("schemars renders a root schema as a JSON object"),
+    }
+}
+
+/// States what [`clean_strings`] refuses: a string field may hold no control character (free
+/// text may hold line breaks and tabs).
+fn control_patterns(field: &str, value: &mut Value) {
+    let Some(object) = value.as_object_mut() else {
+        return;
+    };
+    if object.get("type") == Some(&Value::from("string"))
+        && !object.contains_key("pattern")
+        && !object.contains_key("enum")
+        && !object.contains_key("format")
+    {
+        let pattern = if FREE_TEXT.contains(&field) {
+            "^[^\\u0000-\\u0008\\u000b\\u000c\\u000e-\\u001f\\u007f-\\u009f]*$"
+        } else {
+            "^[^\\u0000-\\u001f\\u007f-\\u009f]*$"
+        };
+        object.insert("pattern".into(), Value::from(pattern));
+    }
+    if let Some(Value::Object(properties)) = object.get_mut("properties") {
+        for (name, property) in properties.iter_mut() {
+            control_patterns(name, property);
+        }
+    }
+    if let Some(items) = object.get_mut("items") {
+        control_patterns(field, items);
     }
 }
 

@@ -396,7 +396,11 @@ fn tool(op: &OpInfo) -> Tool {
         Value::Object(map) => map,
         _ => op.output_schema.clone(),
     };
-    Tool::new(op.name, description, Arc::new(op.input_schema.clone()))
+    // A root `anyOf` ("at least one of these fields") is in `schemas/` and the OpenAPI
+    // document; function-calling back ends refuse it at the root of a tool's parameters.
+    let mut input = op.input_schema.clone();
+    input.remove("anyOf");
+    Tool::new(op.name, description, Arc::new(input))
         .with_title(op.title)
         .with_raw_output_schema(Arc::new(output))
         .with_annotations(ToolAnnotations::from_raw(

@@ -27,7 +27,7 @@ pub struct ListUsers {
     pub limit: Option<i64>,
     /// How many to skip (default 0).
     #[serde(default)]
-    #[schemars(range(min = 0))]
+    #[schemars(range(min = 0, max = i64::MAX))]
     pub offset: Option<i64>,
 }
 

@@ -101,6 +101,10 @@ pub struct Attachment {
 /// What to analyse: a claim, a question, a link or a post, and up to five files.
 #[derive(Debug, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(extend("anyOf" = [
+    {"required": ["text"], "properties": {"text": {"pattern": "\\S"}}},
+    {"required": ["attachments"], "properties": {"attachments": {"minItems": 1}}}
+]))]
 pub struct AnalysisRequest {
     /// The user's id (`user_…`); defaults to the caller.
     #[serde(default)]

@@ -24,10 +24,16 @@ use crate::{
 #[serde(deny_unknown_fields)]
 pub struct Register {
     /// First name (title-cased), 1 to 100 characters.
-    #[schemars(length(min = 1, max = 100), pattern(r"\S"))]
+    #[schemars(
+        length(min = 1, max = 100),
+        pattern(r"^[^\u0000-\u001f\u007f-\u009f]*\S[^\u0000-\u001f\u007f-\u009f]*$")
+    )]
     pub first_name: String,
     /// Last name (title-cased), 1 to 100 characters.
-    #[schemars(length(min = 1, max = 100), pattern(r"\S"))]
+    #[schemars(
+        length(min = 1, max = 100),
+        pattern(r"^[^\u0000-\u001f\u007f-\u009f]*\S[^\u0000-\u001f\u007f-\u009f]*$")
+    )]
     pub last_name: String,
     /// Email address; must not be registered yet (compared case-insensitively).
     #[schemars(email, length(max = 254))]

@@ -118,7 +118,7 @@ pub struct ListTasks {
     pub limit: Option<i64>,
     /// How many of the newest tasks to skip (default 0).
     #[serde(default)]
-    #[schemars(range(min = 0))]
+    #[schemars(range(min = 0, max = i64::MAX))]
     pub offset: Option<i64>,
 }
 

@@ -95,7 +95,7 @@ pub struct ListTransactions {
     pub limit: Option<i64>,
     /// How many of the newest entries to skip (default 0).
     #[serde(default)]
-    #[schemars(range(min = 0))]
+    #[schemars(range(min = 0, max = i64::MAX))]
     pub offset: Option<i64>,
 }
 

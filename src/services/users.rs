@@ -106,16 +106,25 @@ pub async fn view(app: &App, actor: &Actor, input: UserRef) -> Result<PublicUser
 /// Fields a user may change. Any other key (`email`, `credits`, `is_active`…) is refused.
 #[derive(Debug, Default, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(extend("anyOf" = [
+    {"required": ["first_name"]}, {"required": ["last_name"]}, {"required": ["is_dark_mode"]}
+]))]
 pub struct UpdateUser {
     /// The user's id (`user_…`); defaults to the caller.
     #[serde(default)]
     pub user_id: Option<String>,
     /// New first name (title-cased), 1 to 100 characters.
-    #[schemars(length(min = 1, max = 100), pattern(r"\S"))]
+    #[schemars(
+        length(min = 1, max = 100),
+        pattern(r"^[^\u0000-\u001f\u007f-\u009f]*\S[^\u0000-\u001f\u007f-\u009f]*$")
+    )]
     #[serde(default)]
     pub first_name: Option<String>,
     /// New last name (title-cased), 1 to 100 characters.
-    #[schemars(length(min = 1, max = 100), pattern(r"\S"))]
+    #[schemars(
+        length(min = 1, max = 100),
+        pattern(r"^[^\u0000-\u001f\u007f-\u009f]*\S[^\u0000-\u001f\u007f-\u009f]*$")
+    )]
     #[serde(default)]
     pub last_name: Option<String>,
     /// UI preference.
