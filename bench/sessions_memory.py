@@ -130,7 +130,7 @@ def main():
                                                      "mcp-protocol-version": "2025-11-25"})
                 c.getresponse().read()
                 c.close()
-            time.sleep(2)
+            time.sleep(int(os.environ.get("BENCH_SETTLE", "12")))  # allocator decay
             closed = rss_mib(server.pid)
             print(f"[{cycle}] after they close:          {closed:6.1f} MiB")
     finally:

@@ -8,6 +8,11 @@ use clara::{
     telemetry,
 };
 
+/// jemalloc with background threads purges freed pages after a short decay, so memory that a
+/// burst of sessions used goes back to the system once they close (glibc kept it).
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse_args();
