@@ -154,9 +154,10 @@ impl Stage {
             .unwrap_or(Self::Queued)
     }
 
-    /// Position in the pipeline, 0 to 4 (progress notifications count with it).
-    pub fn step(self) -> u32 {
-        Self::ALL.iter().position(|s| *s == self).unwrap_or(0) as u32
+    /// Progress through the pipeline as (steps done, steps in all): 0 of 4 queued … 4 of 4 done.
+    pub fn progress(self) -> (f64, f64) {
+        let step = Self::ALL.iter().position(|s| *s == self).unwrap_or(0);
+        (step as f64, (Self::ALL.len() - 1) as f64)
     }
 }
 
@@ -165,7 +166,8 @@ impl Stage {
 pub struct File {
     pub name: String,
     pub kind: Kind,
-    pub bytes: Vec<u8>,
+    /// Shared, so handing the file to an extraction thread or a media reader copies nothing.
+    pub bytes: bytes::Bytes,
 }
 
 /// What an engine analyses.

@@ -8,9 +8,10 @@ use crate::{
     app::App,
     error::Result,
     services::{
+        UserPage,
         agent::{self, AnalysisRequest, SupportedAttachments, SupportedInput},
         auth::Actor,
-        tasks::{self, ListTasks, PublicTask, TaskRef, Tasks},
+        tasks::{self, PublicTask, TaskRef, Tasks},
     },
 };
 
@@ -77,7 +78,7 @@ impl Operation for List {
         rest_data: RestData::Items,
         ..Contract::get("/users/{user_id}/tasks")
     };
-    type In = ListTasks;
+    type In = UserPage;
     type Out = Tasks;
     async fn call(app: &App, actor: &Actor, input: Self::In) -> Result<Tasks> {
         tasks::list(app, actor, input).await

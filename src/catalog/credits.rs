@@ -8,10 +8,9 @@ use crate::{
     app::App,
     error::Result,
     services::{
+        UserPage,
         auth::Actor,
-        transactions::{
-            self, ListTransactions, NewTransaction, PublicTransaction, TransactionRef, Transactions,
-        },
+        transactions::{self, NewTransaction, PublicTransaction, TransactionRef, Transactions},
     },
 };
 
@@ -32,7 +31,7 @@ impl Operation for List {
         rest_data: RestData::Items,
         ..Contract::get("/users/{user_id}/transactions")
     };
-    type In = ListTransactions;
+    type In = UserPage;
     type Out = Transactions;
     async fn call(app: &App, actor: &Actor, input: Self::In) -> Result<Transactions> {
         transactions::list(app, actor, input).await

@@ -298,15 +298,16 @@ async fn authorize(app: &App, caller: &Caller, accepts: Accepts) -> Result<Actor
     } else {
         Vec::new()
     };
-    // A credential that resolved recently goes on even when others at its address (behind
-    // the same NAT) spent the address's budget with bad ones.
-    let known = checked
-        && caller
+    // A spent budget refuses, except a credential that resolved recently: it goes on even when
+    // others at its address (behind the same NAT) spent the budget with bad ones.
+    if let Err(refused) = limiter.refuse_if_spent(&keys, app.now()) {
+        let known = caller
             .credential
             .as_ref()
             .is_some_and(|c| limiter.is_known_good(c, app.now()));
-    if !known {
-        limiter.refuse_if_spent(&keys, app.now())?;
+        if !known {
+            return Err(refused);
+        }
     }
     let resolved = authenticate(app, caller, accepts).await;
     match (&resolved, &caller.credential) {
@@ -594,11 +595,6 @@ impl ToolFilter {
         read_only: false,
     };
 
-    /// Parses a comma-separated toolset list (see [`crate::config::parse_toolsets`]).
-    pub fn toolsets(list: &str) -> Result<Option<Vec<String>>, String> {
-        crate::config::parse_toolsets(list)
-    }
-
     /// What the server's configuration serves.
     pub fn configured(config: &crate::app::AppConfig) -> Self {
         Self {
@@ -693,19 +689,19 @@ mod tests {
 
     #[test]
     fn toolsets_filter_and_only_narrow() {
-        assert_eq!(ToolFilter::toolsets("all"), Ok(None));
-        assert_eq!(ToolFilter::toolsets(""), Ok(None));
+        assert_eq!(crate::config::parse_toolsets("all"), Ok(None));
+        assert_eq!(crate::config::parse_toolsets(""), Ok(None));
         assert!(
-            ToolFilter::toolsets("auth,nope")
+            crate::config::parse_toolsets("auth,nope")
                 .unwrap_err()
                 .contains("nope")
         );
         let server = ToolFilter {
-            toolsets: ToolFilter::toolsets("auth, misc").unwrap(),
+            toolsets: crate::config::parse_toolsets("auth, misc").unwrap(),
             read_only: false,
         };
         let request = ToolFilter {
-            toolsets: ToolFilter::toolsets("misc,agent").unwrap(),
+            toolsets: crate::config::parse_toolsets("misc,agent").unwrap(),
             read_only: true,
         };
         let both = server.narrowed(&request);

@@ -183,7 +183,7 @@ impl ClaraMcp {
         let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok());
         let toolsets = match header("x-mcp-toolsets") {
             // A list that does not parse narrows to nothing rather than being ignored.
-            Some(list) => ToolFilter::toolsets(list).unwrap_or(Some(Vec::new())),
+            Some(list) => crate::config::parse_toolsets(list).unwrap_or(Some(Vec::new())),
             None => None,
         };
         let read_only = header("x-mcp-readonly").is_some_and(|v| {
@@ -459,7 +459,7 @@ impl ServerHandler for ClaraMcp {
 
     async fn call_tool(
         &self,
-        request: CallToolRequestParams,
+        mut request: CallToolRequestParams,
         context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, McpError> {
         let filter = self.filter(&context);
@@ -481,7 +481,7 @@ impl ServerHandler for ClaraMcp {
             return Ok(CallToolResult::structured(output).into());
         }
         let caller = self.caller(&context);
-        let args = Value::Object(request.arguments.clone().unwrap_or_default());
+        let args = Value::Object(request.arguments.take().unwrap_or_default());
         let presented = Presented {
             credential: caller.credential.clone(),
             explicit: Self::explicit(&context).is_some(),
@@ -492,13 +492,15 @@ impl ServerHandler for ClaraMcp {
         {
             return Ok(error_result(op, &conflict, &presented).into());
         }
+        // Read before the arguments (attachments and all) move into the call.
+        let wait = args.get("wait").and_then(Value::as_bool) == Some(true);
         let span = tracing::info_span!("tool", name = op.name);
         let result = self
-            .call_operation(op, args.clone(), caller, presented)
+            .call_operation(op, args, caller, presented)
             .instrument(span)
             .await;
         if op.effect == Effect::Task {
-            return Ok(tasks::answer(&self.app, &context, &args, result).await);
+            return Ok(tasks::answer(&self.app, &context, wait, result).await);
         }
         if op.effect == Effect::OpenUrl {
             let ask = open_url::how(&context);

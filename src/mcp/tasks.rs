@@ -14,7 +14,7 @@ use rmcp::{
     },
     service::RequestContext,
 };
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::{
     analysis::Stage,
@@ -22,10 +22,7 @@ use crate::{
     caller::Caller,
     catalog,
     error::Error,
-    services::{
-        analysis::progress_of,
-        tasks::{self, CANCELLED, PublicTask, Status},
-    },
+    services::tasks::{self, CANCELLED, PublicTask, Status},
 };
 
 pub const URI_PREFIX: &str = "clara://tasks/";
@@ -48,7 +45,7 @@ pub fn result(task: &PublicTask) -> CallToolResult {
 pub async fn answer(
     app: &App,
     context: &RequestContext<RoleServer>,
-    args: &Value,
+    wait: bool,
     created: CallToolResult,
 ) -> CallToolResponse {
     if created.is_error == Some(true) {
@@ -67,11 +64,11 @@ pub async fn answer(
     if tasks_extension {
         return CreateTaskResult::new(handle(&task)).into();
     }
-    if args.get("wait").and_then(Value::as_bool) != Some(true) {
+    if !wait {
         return result(&task).into();
     }
     let waited = tokio::select! {
-        waited = wait(app, context, &task) => waited,
+        waited = follow(app, context, &task) => waited,
         // The client gave up waiting: the task runs on; this answer is never read.
         () = context.ct.cancelled() => return result(&task).into(),
     };
@@ -86,7 +83,7 @@ pub async fn answer(
 
 /// Follows the task until it ends, sending `notifications/progress` at each new stage when the
 /// request carries a progress token.
-async fn wait(
+async fn follow(
     app: &App,
     context: &RequestContext<RoleServer>,
     task: &PublicTask,
@@ -98,7 +95,7 @@ async fn wait(
         if let Some(token) = &token
             && seen != Some(now.stage)
         {
-            let (done, total) = progress_of(now.stage);
+            let (done, total) = now.stage.progress();
             let param = ProgressNotificationParam::new(token.clone(), done)
                 .with_total(total)
                 .with_message(now.stage.as_str());

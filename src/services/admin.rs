@@ -7,7 +7,8 @@ use serde::{Deserialize, Serialize};
 use super::{
     auth::Actor,
     credits::{self, Entry},
-    transactions::{hundredths, page_bounds},
+    page_bounds,
+    transactions::hundredths,
     users::PublicUser,
 };
 use crate::{

@@ -10,11 +10,11 @@ use tokio_util::sync::CancellationToken;
 
 use super::tasks::{CANCELLED, end_failed};
 use crate::{
-    analysis::{Analysis, EngineError, File, Input, Kind, Progress, Stage, Verdict},
+    analysis::{Analysis, EngineError, File, Input, Kind, Progress, Verdict},
     app::App,
     crypto,
     error::{Error, Result},
-    store::tasks,
+    store::tasks::{self, TaskRow},
 };
 
 /// Runs of one task before it is given up on.
@@ -57,8 +57,8 @@ impl Worker {
                 return;
             }
             match self.claim().await {
-                Ok(Some(id)) => {
-                    if let Err(err) = self.run_task(&id).await {
+                Ok(Some(task)) => {
+                    if let Err(err) = self.run_task(task).await {
                         err.log();
                     }
                     continue;
@@ -79,7 +79,7 @@ impl Worker {
         self.app.config().agent_lease_secs
     }
 
-    async fn claim(&self) -> Result<Option<String>> {
+    async fn claim(&self) -> Result<Option<TaskRow>> {
         let store = self.app.store();
         let mut conn = store.conn().await?;
         let now = self.app.now();
@@ -93,28 +93,26 @@ impl Worker {
         .await
     }
 
-    async fn run_task(&self, id: &str) -> Result<()> {
-        let (row, files) = {
-            let mut conn = self.app.store().conn().await?;
-            let row = tasks::by_id(&mut conn, id).await?;
-            let files = tasks::attachments(&mut conn, id).await?;
-            (row, files)
-        };
-        let Some(row) = row else { return Ok(()) };
+    async fn run_task(&self, row: TaskRow) -> Result<()> {
+        let id = row.id.as_str();
         if row.attempts > MAX_ATTEMPTS {
             let reason = format!("the analysis was interrupted {MAX_ATTEMPTS} times");
             end_failed(&self.app, id, Some(&self.owner), &reason).await?;
             return Ok(());
         }
+        let files = {
+            let mut conn = self.app.store().conn().await?;
+            tasks::attachments(&mut conn, id).await?
+        };
         let input = Input {
-            text: row.input_text,
+            text: row.input_text.clone(),
             files: files
                 .into_iter()
                 .filter_map(|f| {
                     Some(File {
                         kind: Kind::parse(&f.kind)?,
                         name: f.name,
-                        bytes: f.content,
+                        bytes: f.content.into(),
                     })
                 })
                 .collect(),
@@ -216,9 +214,4 @@ fn checked(mut analysis: Analysis) -> std::result::Result<Analysis, EngineError>
         analysis.verdict = Verdict::NotEnoughEvidence;
     }
     Ok(analysis)
-}
-
-/// The stage a task is reported at, for progress: `step` of `Stage::ALL.len() - 1`.
-pub fn progress_of(stage: Stage) -> (f64, f64) {
-    (f64::from(stage.step()), (Stage::ALL.len() - 1) as f64)
 }

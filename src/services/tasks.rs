@@ -8,9 +8,9 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::{
+    UserPage,
     auth::{Actor, require_active},
     credits::{self, Entry},
-    transactions::page_bounds,
 };
 use crate::{
     analysis::{Analysis, Stage},
@@ -105,27 +105,8 @@ pub struct Tasks {
     pub items: Vec<PublicTask>,
 }
 
-/// A page of the user's tasks.
-#[derive(Debug, Default, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ListTasks {
-    /// The user's id (`user_…`); defaults to the caller.
-    #[serde(default)]
-    pub user_id: Option<String>,
-    /// How many tasks, 1 to 100 (default 20).
-    #[serde(default)]
-    #[schemars(range(min = 1, max = 100))]
-    pub limit: Option<i64>,
-    /// How many of the newest tasks to skip (default 0).
-    #[serde(default)]
-    #[schemars(range(min = 0, max = i64::MAX))]
-    pub offset: Option<i64>,
-}
-
-pub async fn list(app: &App, actor: &Actor, input: ListTasks) -> Result<Tasks> {
-    let (limit, offset) = page_bounds(input.limit, input.offset)?;
-    let user = actor.target_user(app, input.user_id.as_deref()).await?;
-    require_active(&user)?;
+pub async fn list(app: &App, actor: &Actor, input: UserPage) -> Result<Tasks> {
+    let (user, limit, offset) = input.resolve(app, actor).await?;
     let mut conn = app.store().conn().await?;
     let rows = tasks::page(&mut conn, user.id.as_str(), limit, offset).await?;
     Ok(Tasks {
@@ -147,23 +128,19 @@ pub struct TaskRef {
 pub async fn view(app: &App, actor: &Actor, input: TaskRef) -> Result<PublicTask> {
     let user = actor.target_user(app, input.user_id.as_deref()).await?;
     require_active(&user)?;
-    find(app, user.id.as_str(), input.task_id.trim()).await
-}
-
-async fn find(app: &App, user_id: &str, task_id: &str) -> Result<PublicTask> {
-    let mut conn = app.store().conn().await?;
-    let row = tasks::one(&mut conn, user_id, task_id).await?;
-    row.map(|r| PublicTask::new(&r))
-        .ok_or(Error::NotFound("Task"))
+    current(app, user.id.as_str(), input.task_id.trim()).await
 }
 
 /// How often a waiting caller looks at the task.
 pub const POLL: Duration = Duration::from_millis(200);
 
-/// The task as it is now, for a caller that owns it (one that just created it, and now waits
-/// for it to end: the database is read, so this follows a task whichever process runs it).
+/// One of the user's tasks as it is now (404 when the user has no such task). It reads the
+/// database, so a caller waiting for a task follows it whichever process runs it.
 pub async fn current(app: &App, user_id: &str, task_id: &str) -> Result<PublicTask> {
-    find(app, user_id, task_id).await
+    let mut conn = app.store().conn().await?;
+    let row = tasks::one(&mut conn, user_id, task_id).await?;
+    row.map(|r| PublicTask::new(&r))
+        .ok_or(Error::NotFound("Task"))
 }
 
 /// Cancels the caller's task: one that no worker has taken yet ends FAILED (`cancelled`) and
@@ -173,12 +150,12 @@ pub async fn cancel(app: &App, actor: &Actor, input: TaskRef) -> Result<PublicTa
     let user = actor.target_user(app, input.user_id.as_deref()).await?;
     require_active(&user)?;
     let (user_id, task_id) = (user.id.as_str(), input.task_id.trim());
-    let task = find(app, user_id, task_id).await?;
+    let task = current(app, user_id, task_id).await?;
     if !task.status.is_final() && !end_failed(app, task_id, None, CANCELLED).await? {
         let mut conn = app.store().conn().await?;
         tasks::request_cancel(&mut conn, task_id, app.now()).await?;
     }
-    find(app, user_id, task_id).await
+    current(app, user_id, task_id).await
 }
 
 /// Ends an open task FAILED with `reason` and refunds its cost, in one transaction: held by

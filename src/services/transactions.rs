@@ -5,6 +5,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::{
+    UserPage,
     auth::{Actor, require_active},
     credits::{self, Entry},
 };
@@ -82,40 +83,8 @@ pub struct Transactions {
     pub items: Vec<PublicTransaction>,
 }
 
-/// A page of the user's ledger.
-#[derive(Debug, Default, Serialize, Deserialize, JsonSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ListTransactions {
-    /// The user's id (`user_…`); defaults to the caller.
-    #[serde(default)]
-    pub user_id: Option<String>,
-    /// How many entries, 1 to 100 (default 20).
-    #[serde(default)]
-    #[schemars(range(min = 1, max = 100))]
-    pub limit: Option<i64>,
-    /// How many of the newest entries to skip (default 0).
-    #[serde(default)]
-    #[schemars(range(min = 0, max = i64::MAX))]
-    pub offset: Option<i64>,
-}
-
-/// `limit` and `offset` checked: 1–100 (default 20) and ≥ 0 (default 0).
-pub fn page_bounds(limit: Option<i64>, offset: Option<i64>) -> Result<(i64, i64)> {
-    let limit = limit.unwrap_or(20);
-    let offset = offset.unwrap_or(0);
-    if !(1..=100).contains(&limit) {
-        return Err(Error::invalid("limit must be 1 to 100"));
-    }
-    if offset < 0 {
-        return Err(Error::invalid("offset must be 0 or more"));
-    }
-    Ok((limit, offset))
-}
-
-pub async fn list(app: &App, actor: &Actor, input: ListTransactions) -> Result<Transactions> {
-    let (limit, offset) = page_bounds(input.limit, input.offset)?;
-    let user = actor.target_user(app, input.user_id.as_deref()).await?;
-    require_active(&user)?;
+pub async fn list(app: &App, actor: &Actor, input: UserPage) -> Result<Transactions> {
+    let (user, limit, offset) = input.resolve(app, actor).await?;
     let mut conn = app.store().conn().await?;
     let rows = ledger::page(&mut conn, user.id.as_str(), limit, offset).await?;
     Ok(Transactions {

@@ -127,14 +127,15 @@ pub async fn attachments(conn: &mut AnyConnection, id: &str) -> Result<Vec<Attac
 }
 
 /// Takes the oldest task that is PENDING, or RUNNING with a lease that ran out, for `owner`
-/// until `lease_until`. One statement: a task is never taken by two workers.
+/// until `lease_until`, and returns it as taken. One statement: a task is never taken by two
+/// workers.
 pub async fn claim(
     conn: &mut AnyConnection,
     backend: Backend,
     owner: &str,
     now: i64,
     lease_until: i64,
-) -> Result<Option<String>> {
+) -> Result<Option<TaskRow>> {
     let open = "(status = 'PENDING' OR (status = 'RUNNING' AND lease_until < $2))";
     let skip = match backend {
         Backend::Postgres => " FOR UPDATE SKIP LOCKED",
@@ -144,15 +145,14 @@ pub async fn claim(
         "UPDATE tasks SET status = 'RUNNING', lease_owner = $1, lease_until = $3, \
          attempts = attempts + 1, updated_at = $2 \
          WHERE id = (SELECT id FROM tasks WHERE {open} ORDER BY seq LIMIT 1{skip}) AND {open} \
-         RETURNING id"
+         RETURNING {COLUMNS}"
     );
-    let row: Option<(String,)> = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+    Ok(sqlx::query_as::<_, TaskRow>(sqlx::AssertSqlSafe(sql))
         .bind(owner.to_string())
         .bind(now)
         .bind(lease_until)
         .fetch_optional(conn)
-        .await?;
-    Ok(row.map(|(id,)| id))
+        .await?)
 }
 
 /// Extends the lease and records the stage, while `owner` still holds the task. Returns the
@@ -216,28 +216,18 @@ pub async fn fail(
     reason: &str,
     at: i64,
 ) -> Result<Option<(i64, String)>> {
-    let row: Option<(i64, String)> = match owner {
-        Some(owner) => sqlx::query_as(
-            "UPDATE tasks SET status = 'FAILED', stage = 'done', error = $3, lease_owner = NULL, \
-             updated_at = $4 WHERE id = $1 AND lease_owner = $2 AND status = 'RUNNING' \
-             RETURNING cost, user_id",
-        )
-        .bind(id.to_string())
-        .bind(owner.to_string())
-        .bind(reason.to_string())
-        .bind(at)
-        .fetch_optional(&mut *conn)
-        .await?,
-        None => sqlx::query_as(
-            "UPDATE tasks SET status = 'FAILED', stage = 'done', error = $2, lease_owner = NULL, \
-             updated_at = $3 WHERE id = $1 AND status = 'PENDING' RETURNING cost, user_id",
-        )
-        .bind(id.to_string())
-        .bind(reason.to_string())
-        .bind(at)
-        .fetch_optional(&mut *conn)
-        .await?,
-    };
+    // A worker's owner id is never empty, so "" stands for "no worker: only while PENDING".
+    let row: Option<(i64, String)> = sqlx::query_as(
+        "UPDATE tasks SET status = 'FAILED', stage = 'done', error = $3, lease_owner = NULL, \
+         updated_at = $4 WHERE id = $1 AND ((status = 'RUNNING' AND lease_owner = $2) \
+         OR (status = 'PENDING' AND $2 = '')) RETURNING cost, user_id",
+    )
+    .bind(id.to_string())
+    .bind(owner.unwrap_or_default().to_string())
+    .bind(reason.to_string())
+    .bind(at)
+    .fetch_optional(&mut *conn)
+    .await?;
     if row.is_some() {
         drop_attachments(conn, id).await?;
     }

@@ -255,15 +255,7 @@ async fn a_sign_in_replaces_the_connections_own_credential_on_stdio() {
     let app = TestApp::spawn().await;
     let ann = app.user("ann@example.com").await;
     app.user("bob@example.com").await;
-    let key = app
-        .call(
-            "GET",
-            &format!("/users/{}/api_key", ann.id),
-            Some(&ann.bearer()),
-            None,
-        )
-        .await;
-    let key = format!("Bearer {}", key.data()["token"].as_str().unwrap());
+    let key = format!("Bearer {}", app.api_key(&ann).await);
     let client = app
         .mcp_with(Transport::Stdio, &[("authorization", &key)])
         .await;

@@ -18,9 +18,10 @@ use clara::{
     catalog::{Operation, agent, credits as ledger_ops, users},
     model::{Credits, UserId},
     services::{
+        UserPage,
         credits::{self, Entry},
-        tasks::{ListTasks, PublicTask, Status, TaskRef},
-        transactions::{Kind, ListTransactions},
+        tasks::{PublicTask, Status, TaskRef},
+        transactions::Kind,
         users::UserRef,
     },
     store,
@@ -66,7 +67,7 @@ async fn balance(app: &TestApp, user: &TestUser) -> Credits {
 }
 
 async fn tasks_of(app: &TestApp, user: &TestUser) -> Vec<PublicTask> {
-    let list = ListTasks {
+    let list = UserPage {
         user_id: Some(user.id.clone()),
         limit: Some(100),
         offset: None,
@@ -79,7 +80,7 @@ async fn tasks_of(app: &TestApp, user: &TestUser) -> Vec<PublicTask> {
 
 /// The user's ledger: (type, credits, description), newest first.
 async fn ledger(app: &TestApp, user: &TestUser) -> Vec<(Kind, Credits, String)> {
-    let list = ListTransactions {
+    let list = UserPage {
         user_id: Some(user.id.clone()),
         limit: Some(100),
         offset: None,
@@ -563,7 +564,7 @@ async fn a_task_whose_worker_died_is_taken_up_again_and_charged_once() {
         let claimed = store::tasks::claim(&mut conn, store.backend(), "dead-worker", now, now - 1)
             .await
             .unwrap();
-        assert_eq!(claimed.as_deref(), Some(id.as_str()));
+        assert_eq!(claimed.map(|t| t.id).as_deref(), Some(id.as_str()));
     }
     let seen = tasks_of(&app, &user).await;
     assert_eq!(seen[0].status, Status::Running);

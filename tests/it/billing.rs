@@ -5,10 +5,10 @@ use clara::{
     catalog::{admin, billing, credits as ops, users},
     model::{Credits, UserId},
     services::{
-        NoInput,
+        NoInput, UserPage,
         billing::{Buy, Fulfilled},
         credits::{self, Applied, Entry},
-        transactions::{ListTransactions, TransactionRef},
+        transactions::TransactionRef,
         users::UserRef,
     },
 };
@@ -74,8 +74,8 @@ impl TestApp {
     }
 }
 
-fn transactions(user: &TestUser, limit: i64, offset: i64) -> ListTransactions {
-    ListTransactions {
+fn transactions(user: &TestUser, limit: i64, offset: i64) -> UserPage {
+    UserPage {
         user_id: Some(user.id.clone()),
         limit: Some(limit),
         offset: Some(offset),
@@ -193,9 +193,7 @@ async fn the_purchase_flow_works_over_mcp() {
         .await
         .unwrap();
     assert_eq!(me.credits, Credits::whole(700));
-    let list = op::<ops::List>(&client, ListTransactions::default())
-        .await
-        .unwrap();
+    let list = op::<ops::List>(&client, UserPage::default()).await.unwrap();
     assert_eq!(list.items[0].description, "User bought 700 credits for $7.");
     let portal = op::<billing::Portal>(&client, NoInput {}).await.unwrap();
     assert!(portal.url.starts_with("https://billing.stripe.com/"));

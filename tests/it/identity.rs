@@ -50,15 +50,7 @@ fn error_of(result: &Value) -> Value {
 }
 
 async fn api_key(app: &TestApp, user: &TestUser) -> String {
-    let reply = app
-        .call(
-            "GET",
-            &format!("/users/{}/api_key", user.id),
-            Some(&user.bearer()),
-            None,
-        )
-        .await;
-    format!("Bearer {}", reply.data()["token"].as_str().unwrap())
+    format!("Bearer {}", app.api_key(user).await)
 }
 
 #[tokio::test]

@@ -8,9 +8,9 @@ use clara::{
     catalog::{self, Accepts, OpInfo, agent},
     model::{Credits, UserId},
     services::{
+        UserPage,
         agent::AnalysisRequest,
         credits::{self, Entry},
-        tasks::ListTasks,
     },
 };
 use serde_json::{Value, json};
@@ -123,9 +123,9 @@ async fn purchase(app: &TestApp, user_id: &str) -> String {
 
 /// Gives the user one finished analysis, once, and returns its task id.
 async fn analysed(app: &TestApp, user_id: &str, bearer: &str) -> String {
-    let list = ListTasks {
+    let list = UserPage {
         user_id: Some(user_id.into()),
-        ..ListTasks::default()
+        ..UserPage::default()
     };
     let existing = app.rest::<agent::List>(Some(bearer), list).await.unwrap();
     let task_id = match existing.items.first() {

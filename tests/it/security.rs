@@ -19,15 +19,7 @@ fn totp_for(secret_base32: &str) -> Totp {
 async fn a_database_dump_holds_no_usable_token_or_code() {
     let app = TestApp::spawn().await;
     let user = app.user("ann@example.com").await;
-    let key = app
-        .call(
-            "GET",
-            &format!("/users/{}/api_key", user.id),
-            Some(&user.bearer()),
-            None,
-        )
-        .await;
-    let api_key = key.data()["token"].as_str().unwrap().to_string();
+    let api_key = app.api_key(&user).await;
     let code = app.otp("ann@example.com", "CHANGE_PASSWORD").await;
     tokio::time::sleep(Duration::from_millis(300)).await; // let the worker mark the mail sent
     let dump = app.dump().await;

@@ -119,6 +119,14 @@ impl TestApp {
         }
     }
 
+    /// The user's API key token (API Key View with their user token).
+    pub async fn api_key(&self, user: &TestUser) -> String {
+        let path = format!("/users/{}/api_key", user.id);
+        let reply = self.call("GET", &path, Some(&user.bearer()), None).await;
+        assert_eq!(reply.status, 200, "api key: {:?}", reply.body);
+        reply.data()["token"].as_str().unwrap().to_string()
+    }
+
     /// Runs SQL against the test database (for fixtures such as expiring a session).
     pub async fn sql(&self, sql: &str) -> u64 {
         let mut conn = self.app.store().conn().await.unwrap();
