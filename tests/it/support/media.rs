@@ -14,6 +14,11 @@ pub fn attachment(name: &str, bytes: &[u8]) -> Value {
 
 /// A one-page PDF whose page says `text`.
 pub fn pdf(text: &str) -> Vec<u8> {
+    pdf_pages(&[text])
+}
+
+/// A PDF with one page per entry of `pages`, each saying its text.
+pub fn pdf_pages(pages: &[&str]) -> Vec<u8> {
     use lopdf::{
         Document, Object, Stream,
         content::{Content, Operation},
@@ -27,23 +32,28 @@ pub fn pdf(text: &str) -> Vec<u8> {
     let resources_id = doc.add_object(dictionary! {
         "Font" => dictionary! { "F1" => font_id },
     });
-    let content = Content {
-        operations: vec![
-            Operation::new("BT", vec![]),
-            Operation::new("Tf", vec!["F1".into(), 14.into()]),
-            Operation::new("Td", vec![72.into(), 720.into()]),
-            Operation::new("Tj", vec![Object::string_literal(text)]),
-            Operation::new("ET", vec![]),
-        ],
-    };
-    let content_id = doc.add_object(Stream::new(dictionary! {}, content.encode().unwrap()));
-    let page_id = doc.add_object(dictionary! {
-        "Type" => "Page", "Parent" => pages_id, "Contents" => content_id,
-    });
+    let mut kids: Vec<Object> = Vec::new();
+    for text in pages {
+        let content = Content {
+            operations: vec![
+                Operation::new("BT", vec![]),
+                Operation::new("Tf", vec!["F1".into(), 14.into()]),
+                Operation::new("Td", vec![72.into(), 720.into()]),
+                Operation::new("Tj", vec![Object::string_literal(*text)]),
+                Operation::new("ET", vec![]),
+            ],
+        };
+        let content_id = doc.add_object(Stream::new(dictionary! {}, content.encode().unwrap()));
+        let page_id = doc.add_object(dictionary! {
+            "Type" => "Page", "Parent" => pages_id, "Contents" => content_id,
+        });
+        kids.push(page_id.into());
+    }
+    let count = kids.len() as i64;
     doc.objects.insert(
         pages_id,
         Object::Dictionary(dictionary! {
-            "Type" => "Pages", "Kids" => vec![page_id.into()], "Count" => 1,
+            "Type" => "Pages", "Kids" => kids, "Count" => count,
             "Resources" => resources_id, "MediaBox" => vec![0.into(), 0.into(), 612.into(), 792.into()],
         }),
     );
@@ -100,18 +110,38 @@ fn exif_tiff(taken: &str) -> Vec<u8> {
     out.into_inner()
 }
 
-/// A JPEG header (no image data is needed for what Clara reads): SOI, APP1 with EXIF, a SOF0
-/// frame of `width`×`height`, EOI.
+/// A complete baseline JPEG of `width`×`height` mid-grey pixels (one component, so every 8×8
+/// block is a zero DC difference and an end-of-block: two one-bit Huffman codes) with APP1
+/// EXIF; any decoder opens it, and it stays small (12 MP is 47 KB).
 pub fn jpeg(width: u16, height: u16, taken: &str) -> Vec<u8> {
     let tiff = exif_tiff(taken);
     let mut out = vec![0xFF, 0xD8, 0xFF, 0xE1];
     out.extend_from_slice(&((tiff.len() + 8) as u16).to_be_bytes());
     out.extend_from_slice(b"Exif\0\0");
     out.extend_from_slice(&tiff);
-    out.extend_from_slice(&[0xFF, 0xC0, 0x00, 0x11, 0x08]);
+    // DQT: table 0, all ones.
+    out.extend_from_slice(&[0xFF, 0xDB, 0x00, 0x43, 0x00]);
+    out.extend_from_slice(&[1u8; 64]);
+    // SOF0: 8-bit, height, width, one component (id 1, 1×1 sampling, table 0).
+    out.extend_from_slice(&[0xFF, 0xC0, 0x00, 0x0B, 0x08]);
     out.extend_from_slice(&height.to_be_bytes());
     out.extend_from_slice(&width.to_be_bytes());
-    out.extend_from_slice(&[0x03, 0x01, 0x22, 0x00, 0x02, 0x11, 0x01, 0x03, 0x11, 0x01]);
+    out.extend_from_slice(&[0x01, 0x01, 0x11, 0x00]);
+    // DHT: DC table 0 and AC table 0, each one code of length 1 for symbol 0 (DC: difference 0;
+    // AC: end of block).
+    for class in [0x00u8, 0x10] {
+        out.extend_from_slice(&[0xFF, 0xC4, 0x00, 0x14, class, 1]);
+        out.extend_from_slice(&[0u8; 15]);
+        out.push(0);
+    }
+    // SOS: one component, tables 0/0, full spectral range.
+    out.extend_from_slice(&[0xFF, 0xDA, 0x00, 0x08, 0x01, 0x01, 0x00, 0x00, 0x3F, 0x00]);
+    let blocks = usize::from(width).div_ceil(8) * usize::from(height).div_ceil(8);
+    let bits = blocks * 2;
+    out.extend(std::iter::repeat_n(0u8, bits / 8));
+    if bits % 8 != 0 {
+        out.push(0xFF >> (bits % 8)); // pad the last byte with one-bits
+    }
     out.extend_from_slice(&[0xFF, 0xD9]);
     out
 }
