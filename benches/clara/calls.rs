@@ -181,7 +181,7 @@ pub async fn mcp_calls(plan: &Plan, ctx: &Ctx, lineup: &Lineup, report: &mut Rep
                                 callers.to_string(),
                                 name.to_string(),
                                 tool.to_string(),
-                                format!("error: {e:#}"),
+                                report.failed(&e),
                                 "—".into(),
                                 "—".into(),
                             ],
@@ -301,13 +301,16 @@ pub fn rest(plan: &Plan, lineup: &Lineup, report: &mut Report) {
                     ms(p50),
                     ms(p99),
                 ]),
-                Err(e) => report.row(&[
-                    label.into(),
-                    connections.to_string(),
-                    format!("error: {e:#}"),
-                    "—".into(),
-                    "—".into(),
-                ]),
+                Err(e) => {
+                    let cell = report.failed(&e);
+                    report.row(&[
+                        label.into(),
+                        connections.to_string(),
+                        cell,
+                        "—".into(),
+                        "—".into(),
+                    ])
+                }
             }
         }
     }
@@ -339,7 +342,10 @@ pub async fn cold_start(plan: &Plan, lineup: &Lineup, report: &mut Report) {
                 report.set(format!("{name}/cold/max"), max);
                 report.row(&[name.into(), ms(median), ms(max), mib(rss)]);
             }
-            Err(e) => report.row(&[name.into(), format!("error: {e:#}"), "—".into(), mib(rss)]),
+            Err(e) => {
+                let cell = report.failed(&e);
+                report.row(&[name.into(), cell, "—".into(), mib(rss)])
+            }
         }
     }
 }

@@ -44,6 +44,7 @@ pub struct Plan {
     pub cold_runs: usize,
     pub memory_calls: usize,
     pub sessions: usize,
+    pub cycles: usize,
     pub settle: Duration,
     pub logins: usize,
     pub login_rounds: usize,
@@ -67,6 +68,7 @@ impl Plan {
                 cold_runs: 2,
                 memory_calls: 200,
                 sessions: 10,
+                cycles: 1,
                 settle: Duration::from_secs(1),
                 logins: 5,
                 login_rounds: 1,
@@ -87,6 +89,7 @@ impl Plan {
                 cold_runs: 20,
                 memory_calls: 10_000,
                 sessions: 500,
+                cycles: 2,
                 settle: Duration::from_secs(12),
                 logins: 50,
                 login_rounds: 4,
@@ -250,6 +253,10 @@ async fn run(plan: Plan, only: Vec<String>) -> Result<()> {
     std::fs::create_dir_all(path.parent().context("report dir")?)?;
     std::fs::write(&path, report.text())?;
     println!("\n(report written to {})", path.display());
+    // A smoke run is a check that every measurement works: a failed cell fails it too.
+    if plan.smoke {
+        failures.extend(report.errors().iter().cloned());
+    }
     if !failures.is_empty() {
         anyhow::bail!("sections failed:\n{}", failures.join("\n"));
     }

@@ -7,6 +7,7 @@ use std::{collections::HashMap, fmt::Write as _, io::Write as _};
 pub struct Report {
     text: String,
     figures: HashMap<String, f64>,
+    errors: Vec<String>,
 }
 
 impl Report {
@@ -38,6 +39,17 @@ impl Report {
 
     pub fn get(&self, key: &str) -> Option<f64> {
         self.figures.get(key).copied().filter(|v| v.is_finite())
+    }
+
+    /// Notes a measurement that failed; the cell shows the error.
+    pub fn failed(&mut self, error: &anyhow::Error) -> String {
+        let cell = format!("error: {error:#}");
+        self.errors.push(cell.clone());
+        cell
+    }
+
+    pub fn errors(&self) -> &[String] {
+        &self.errors
     }
 
     pub fn text(&self) -> &str {

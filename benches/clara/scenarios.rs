@@ -51,20 +51,23 @@ pub async fn memory(plan: &Plan, ctx: &Ctx, report: &mut Report) -> Result<()> {
     )
     .await?;
     let after_calls = clara.proc.rss();
-    let mut sessions = Vec::new();
-    for lane in [Lane::Sse, Lane::Http] {
-        let opened: Vec<load::Client> = futures::stream::iter(0..plan.sessions)
-            .map(|_| target.connect(lane, &ctx.http))
-            .buffer_unordered(32)
-            .try_collect()
-            .await?;
-        sessions.extend(opened);
+    let mut cycles = Vec::new();
+    for _ in 0..plan.cycles {
+        let mut sessions = Vec::new();
+        for lane in [Lane::Sse, Lane::Http] {
+            let opened: Vec<load::Client> = futures::stream::iter(0..plan.sessions)
+                .map(|_| target.connect(lane, &ctx.http))
+                .buffer_unordered(32)
+                .try_collect()
+                .await?;
+            sessions.extend(opened);
+        }
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let open = clara.proc.rss();
+        load::close(sessions).await;
+        tokio::time::sleep(plan.settle).await;
+        cycles.push((open, clara.proc.rss()));
     }
-    tokio::time::sleep(Duration::from_secs(1)).await;
-    let open = clara.proc.rss();
-    load::close(sessions).await;
-    tokio::time::sleep(plan.settle).await;
-    let closed = clara.proc.rss();
     report.header(&["stage", "RSS"]);
     report.row(&["idle, 2 s after start".into(), mib(idle)]);
     report.row(&[
@@ -75,17 +78,26 @@ pub async fn memory(plan: &Plan, ctx: &Ctx, report: &mut Report) -> Result<()> {
         ),
         mib(after_calls),
     ]);
-    report.row(&[
-        format!(
-            "{} SSE + {} HTTP sessions open",
-            plan.sessions, plan.sessions
-        ),
-        mib(open),
-    ]);
-    report.row(&[
-        format!("{:.0} s after they closed", plan.settle.as_secs_f64()),
-        mib(closed),
-    ]);
+    for (n, (open, closed)) in cycles.iter().enumerate() {
+        report.row(&[
+            format!(
+                "cycle {}: {} SSE + {} HTTP sessions open",
+                n + 1,
+                plan.sessions,
+                plan.sessions
+            ),
+            mib(*open),
+        ]);
+        report.row(&[
+            format!(
+                "cycle {}: {:.0} s after they closed",
+                n + 1,
+                plan.settle.as_secs_f64()
+            ),
+            mib(*closed),
+        ]);
+    }
+    let (open, closed) = cycles.last().copied().unwrap_or((f64::NAN, f64::NAN));
     report.set("memory/idle", idle);
     report.set("memory/calls", after_calls);
     report.set("memory/open", open);
@@ -341,12 +353,14 @@ pub async fn credits(plan: &Plan, ctx: &Ctx, clara: &Clara, report: &mut Report)
         "agree",
     ]);
     let sqlite = contention(plan, ctx, clara, "spender@example.com").await;
-    report.row(&[vec!["SQLite".to_string()], cells(sqlite)].concat());
+    let row = [vec!["SQLite".to_string()], cells(report, sqlite)].concat();
+    report.row(&row);
     match ctx.postgres().await {
         Ok(pg) => {
             let server = Clara::start(Some(&pg.url), &[]).await?;
             let outcome = contention(plan, ctx, &server, "spender@example.com").await;
-            report.row(&[vec!["PostgreSQL".to_string()], cells(outcome)].concat());
+            let row = [vec!["PostgreSQL".to_string()], cells(report, outcome)].concat();
+            report.row(&row);
             server.proc.stop().await;
             pg.drop().await;
         }
@@ -355,10 +369,10 @@ pub async fn credits(plan: &Plan, ctx: &Ctx, clara: &Clara, report: &mut Report)
     Ok(())
 }
 
-fn cells(outcome: Result<Vec<String>>) -> Vec<String> {
+fn cells(report: &mut Report, outcome: Result<Vec<String>>) -> Vec<String> {
     outcome.unwrap_or_else(|e| {
         vec![
-            format!("error: {e:#}"),
+            report.failed(&e),
             String::new(),
             String::new(),
             String::new(),
@@ -508,13 +522,16 @@ pub async fn analysis(plan: &Plan, ctx: &Ctx, report: &mut Report) -> Result<()>
                 format!("{} ms", ms(stats.p50)),
                 format!("{} ms", ms(stats.p99)),
             ]),
-            Err(e) => report.row(&[
-                in_flight.to_string(),
-                format!("error: {e:#}"),
-                String::new(),
-                String::new(),
-                String::new(),
-            ]),
+            Err(e) => {
+                let cell = report.failed(&e);
+                report.row(&[
+                    in_flight.to_string(),
+                    cell,
+                    String::new(),
+                    String::new(),
+                    String::new(),
+                ])
+            }
         }
     }
     report.line("");
@@ -526,6 +543,38 @@ pub async fn analysis(plan: &Plan, ctx: &Ctx, report: &mut Report) -> Result<()>
     report.set("analysis/peak", clara.proc.peak());
     clara.proc.stop().await;
     Ok(())
+}
+
+/// The machine's CPU time since a point, from /proc/stat: busy share of all cores, %.
+struct Busy(u64, u64);
+
+impl Busy {
+    fn read() -> (u64, u64) {
+        let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+        let fields: Vec<u64> = stat
+            .lines()
+            .next()
+            .unwrap_or_default()
+            .split_whitespace()
+            .skip(1)
+            .filter_map(|v| v.parse().ok())
+            .collect();
+        let total: u64 = fields.iter().sum();
+        let idle =
+            fields.get(3).copied().unwrap_or_default() + fields.get(4).copied().unwrap_or_default();
+        (total, idle)
+    }
+
+    fn now() -> Self {
+        let (total, idle) = Self::read();
+        Self(total, idle)
+    }
+
+    fn since(&self) -> f64 {
+        let (total, idle) = Self::read();
+        let (total, idle) = (total - self.0, idle - self.1);
+        100.0 * (total - idle) as f64 / total.max(1) as f64
+    }
 }
 
 fn count_mail(clara: &Clara) -> usize {
@@ -549,30 +598,31 @@ pub async fn two_processes(plan: &Plan, ctx: &Ctx, report: &mut Report) -> Resul
         servers::data(a.entry(&ctx.http, &account.id, "CREDIT", 1.0).await?).await?;
     }
     let args = object(json!({"limit": 20, "offset": 0}));
-    let ends = [endpoint(&a, Some(&account)), endpoint(&b, Some(&account))];
+    let ends_all = [endpoint(&a, Some(&account)), endpoint(&b, Some(&account))];
     let callers = 8;
-    let one = load::run(
-        &ends[..1],
-        Lane::Stateless,
-        "transaction_list",
-        &args,
-        callers,
-        plan.cell * 2,
-        plan.cell_calls,
-        &ctx.http,
-    )
-    .await?;
-    let two = load::run(
-        &ends,
-        Lane::Stateless,
-        "transaction_list",
-        &args,
-        callers,
-        plan.cell * 2,
-        plan.cell_calls,
-        &ctx.http,
-    )
-    .await?;
+    let run = |ends: &'static str| {
+        let ends = if ends == "one" {
+            &ends_all[..1]
+        } else {
+            &ends_all[..]
+        };
+        load::run(
+            ends,
+            Lane::Stateless,
+            "transaction_list",
+            &args,
+            callers,
+            plan.cell * 2,
+            plan.cell_calls,
+            &ctx.http,
+        )
+    };
+    let busy = Busy::now();
+    let one = run("one").await?;
+    let one_busy = busy.since();
+    let busy = Busy::now();
+    let two = run("two").await?;
+    let two_busy = busy.since();
     report.line(format!(
         "transaction_list (20 rows) over HTTP 2026-07-28, {callers} callers, {:.1} s each; \
          then the same client alternating between the two processes. Then, alternating: {} \
@@ -583,18 +633,20 @@ pub async fn two_processes(plan: &Plan, ctx: &Ctx, report: &mut Report) -> Resul
         plan.pair_debits
     ));
     report.line("");
-    report.header(&["", "calls/s", "p50", "p99"]);
+    report.header(&["", "calls/s", "p50", "p99", "machine CPU busy"]);
     report.row(&[
         "one process".into(),
         rate(one.rate()),
         ms(one.p50),
         ms(one.p99),
+        format!("{:.0} %", one_busy),
     ]);
     report.row(&[
         "two processes".into(),
         rate(two.rate()),
         ms(two.p50),
         ms(two.p99),
+        format!("{:.0} %", two_busy),
     ]);
     report.set("pair/ratio", two.rate() / one.rate());
     report.line("");
