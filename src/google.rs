@@ -33,23 +33,30 @@ pub struct GoogleIdentity {
 pub struct GoogleVerifier {
     client_id: Option<String>,
     jwks_url: String,
-    http: reqwest::Client,
+    /// Built on first use: building one loads the system's root certificates (~20 ms), which
+    /// `clara stdio` should not pay at every launch.
+    http: std::sync::OnceLock<reqwest::Client>,
     /// The key set, when it expires, and when it was fetched.
     cache: Mutex<Option<(JwkSet, Instant, Instant)>>,
 }
 
 impl GoogleVerifier {
     pub fn new(client_id: Option<String>, jwks_url: String) -> Self {
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(10))
-            .build()
-            .unwrap_or_default();
         Self {
             client_id,
             jwks_url,
-            http,
+            http: std::sync::OnceLock::new(),
             cache: Mutex::new(None),
         }
+    }
+
+    fn http(&self) -> &reqwest::Client {
+        self.http.get_or_init(|| {
+            reqwest::Client::builder()
+                .timeout(Duration::from_secs(10))
+                .build()
+                .unwrap_or_default()
+        })
     }
 
     /// The verified identity, or 401 for any invalid token (and when sign-in is not configured).
@@ -114,7 +121,7 @@ impl GoogleVerifier {
 
     async fn fetch(&self) -> Result<(JwkSet, Instant)> {
         let response = self
-            .http
+            .http()
             .get(&self.jwks_url)
             .send()
             .await

@@ -78,9 +78,8 @@ pub async fn stdio(
     user_id: Option<String>,
     shutdown: impl Future<Output = ()>,
 ) -> anyhow::Result<()> {
-    start_background(&app);
     let result = tokio::select! {
-        result = mcp::serve_stdio(app.clone(), api_key, user_id) => result,
+        result = mcp::serve_stdio(app.clone(), api_key, user_id, || start_background(&app)) => result,
         () = shutdown => Ok(()),
     };
     app.shutdown_token().cancel();

@@ -140,10 +140,16 @@ pub async fn mcp_calls(plan: &Plan, ctx: &Ctx, lineup: &Lineup, report: &mut Rep
     } else {
         report.line("(Python SDK not installed: its rows are missing.)");
     }
-    for lane in Lane::ALL {
+    let lanes = Lane::ALL
+        .into_iter()
+        .filter(|lane| plan.lane.as_deref().is_none_or(|l| l == lane.flag()));
+    for lane in lanes {
         for &callers in &plan.callers {
             let mut rows = Vec::new();
             for (name, endpoint, tools) in &servers {
+                let tools = tools
+                    .iter()
+                    .filter(|(tool, _)| plan.tool.as_deref().is_none_or(|t| t == *tool));
                 for (tool, args) in tools {
                     let outcome = load::run(
                         std::slice::from_ref(*endpoint),

@@ -38,6 +38,16 @@ pub enum Lane {
 impl Lane {
     pub const ALL: [Lane; 4] = [Lane::Stdio, Lane::Http, Lane::Stateless, Lane::Sse];
 
+    /// Its name on the command line (`--lane`).
+    pub fn flag(self) -> &'static str {
+        match self {
+            Lane::Stdio => "stdio",
+            Lane::Http => "http",
+            Lane::Stateless => "stateless",
+            Lane::Sse => "sse",
+        }
+    }
+
     pub fn label(self) -> &'static str {
         match self {
             Lane::Stdio => "stdio",

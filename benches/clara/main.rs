@@ -4,6 +4,7 @@
 //! cargo bench --bench clara                  # the whole report (~10 minutes), also in target/bench/report.md
 //! cargo bench --bench clara -- --smoke       # every section, tiny and quick (CI runs this)
 //! cargo bench --bench clara -- --only calls,memory
+//! cargo bench --bench clara -- --only calls --lane stdio --tool transaction_list --cell 20
 //! ```
 //!
 //! Sections: `calls` (MCP tool calls on every lane beside a bare rmcp server and the official
@@ -38,6 +39,10 @@ use crate::{load::Lane, report::Report};
 /// How big each section is: the full run, or the smoke run.
 pub struct Plan {
     pub smoke: bool,
+    /// `--lane stdio|http|stateless|sse` and `--tool NAME`: only those cells of section 1 (for
+    /// profiling one of them).
+    pub lane: Option<String>,
+    pub tool: Option<String>,
     pub cell: Duration,
     pub cell_calls: usize,
     pub callers: Vec<usize>,
@@ -62,6 +67,8 @@ impl Plan {
         if smoke {
             Self {
                 smoke,
+                lane: None,
+                tool: None,
                 cell: Duration::from_millis(100),
                 cell_calls: 2_000,
                 callers: vec![1, 8],
@@ -83,6 +90,8 @@ impl Plan {
         } else {
             Self {
                 smoke,
+                lane: None,
+                tool: None,
                 cell: Duration::from_secs(2),
                 cell_calls: 200_000,
                 callers: vec![1, 8, 64],
@@ -180,7 +189,19 @@ fn main() -> Result<()> {
             SECTIONS.join(",")
         );
     }
-    runtime.block_on(run(Plan::new(smoke), only))
+    let value = |flag: &str| {
+        args.iter()
+            .position(|a| a == flag)
+            .and_then(|i| args.get(i + 1))
+            .cloned()
+    };
+    let mut plan = Plan::new(smoke);
+    plan.lane = value("--lane");
+    plan.tool = value("--tool");
+    if let Some(secs) = value("--cell") {
+        plan.cell = Duration::from_secs_f64(secs.parse().context("--cell SECONDS")?);
+    }
+    runtime.block_on(run(plan, only))
 }
 
 async fn run(plan: Plan, only: Vec<String>) -> Result<()> {

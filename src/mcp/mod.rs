@@ -576,10 +576,13 @@ impl ServerHandler for ClaraMcp {
 }
 
 /// `clara stdio`: MCP over stdin/stdout until stdin closes or the process is told to stop.
+/// `ready` runs once the client has initialized (the background workers start there, so that
+/// a launch answers `initialize` without waiting for them).
 pub async fn serve_stdio(
     app: App,
     api_key: Option<String>,
     user_id: Option<String>,
+    ready: impl FnOnce(),
 ) -> anyhow::Result<()> {
     let credential = api_key
         .as_deref()
@@ -589,39 +592,49 @@ pub async fn serve_stdio(
             Credential::Raw(token) => Credential::Bearer(token),
             other => other,
         });
-    if let Some(credential) = &credential {
-        let caller = Caller {
-            surface: Surface::Mcp,
-            credential: Some(credential.clone()),
-            user_id: user_id.clone(),
-            client_ip: None,
-        };
-        let accepts = catalog::Accepts::USER_TOKEN.or(catalog::Accepts::API_KEY);
-        match crate::services::auth::authenticate(&app, &caller, accepts).await {
-            Ok(crate::services::auth::Actor::User { user, .. }) => {
-                tracing::info!(user = %user.id, "CLARA_API_KEY acts as this user");
-            }
-            Ok(_) | Err(crate::error::Error::Forbidden) => tracing::warn!(
-                "CLARA_USER_ID does not match the user of CLARA_API_KEY: tools that act for a \
-                 user will answer 403; fix CLARA_USER_ID or leave it out"
-            ),
-            Err(_) => tracing::warn!(
-                "CLARA_API_KEY is not a live API key or user token ({}): tools that act for a \
-                 user will answer 401 until auth_login; copy the key from api_key_view",
-                credential.kind()
-            ),
-        }
-    }
+    // Which user the key is goes to the log, beside the handshake rather than before it.
+    let check = credential
+        .clone()
+        .map(|c| tokio::spawn(log_stdio_identity(app.clone(), c, user_id.clone())));
     let handler = ClaraMcp::new(app).with_defaults(credential, user_id, None);
     let running = match handler.serve(rmcp::transport::stdio_pipes()).await {
         Ok(running) => running,
         // The client went away before initializing (a probe, a cancelled launch): not an error.
         Err(rmcp::service::ServerInitializeError::ConnectionClosed(_)) => {
             tracing::info!("stdin closed before the client initialized");
+            if let Some(check) = check {
+                let _ = check.await;
+            }
             return Ok(());
         }
         Err(err) => return Err(err.into()),
     };
+    ready();
     running.waiting().await?;
     Ok(())
+}
+
+/// Logs which user `CLARA_API_KEY` acts as, or why it acts as nobody.
+async fn log_stdio_identity(app: App, credential: Credential, user_id: Option<String>) {
+    let kind = credential.kind();
+    let caller = Caller {
+        surface: Surface::Mcp,
+        credential: Some(credential),
+        user_id,
+        client_ip: None,
+    };
+    let accepts = catalog::Accepts::USER_TOKEN.or(catalog::Accepts::API_KEY);
+    match crate::services::auth::authenticate(&app, &caller, accepts).await {
+        Ok(crate::services::auth::Actor::User { user, .. }) => {
+            tracing::info!(user = %user.id, "CLARA_API_KEY acts as this user");
+        }
+        Ok(_) | Err(crate::error::Error::Forbidden) => tracing::warn!(
+            "CLARA_USER_ID does not match the user of CLARA_API_KEY: tools that act for a \
+             user will answer 403; fix CLARA_USER_ID or leave it out"
+        ),
+        Err(_) => tracing::warn!(
+            "CLARA_API_KEY is not a live API key or user token ({kind}): tools that act for a \
+             user will answer 401 until auth_login; copy the key from api_key_view"
+        ),
+    }
 }

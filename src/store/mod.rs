@@ -62,16 +62,21 @@ impl Store {
             Backend::Sqlite => {
                 let url = prepare_sqlite(url).await?;
                 // SQLite allows one writer; a small pool keeps readers concurrent under WAL.
-                options = options.max_connections(8).after_connect(|conn, _meta| {
-                    Box::pin(async move {
-                        conn.execute(
-                            "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
+                // A connection to a local file does not go stale, so the pool does not ping it
+                // before each use (a round trip to sqlx's connection thread per query).
+                options = options
+                    .max_connections(8)
+                    .test_before_acquire(false)
+                    .after_connect(|conn, _meta| {
+                        Box::pin(async move {
+                            conn.execute(
+                                "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; \
                                  PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL;",
-                        )
-                        .await?;
-                        Ok(())
-                    })
-                });
+                            )
+                            .await?;
+                            Ok(())
+                        })
+                    });
                 url
             }
             Backend::Postgres => {

@@ -30,7 +30,22 @@ pub async fn connect(sse_url: &str, headers: &[(&str, &str)]) -> Pair {
     let (to_client, from_server) = mpsc::unbounded::<RxJsonRpcMessage<RoleClient>>();
     tokio::spawn(async move {
         let mut to_client = to_client;
-        while let Some((kind, data)) = events.next().await {
+        // When the client closes (drops its receiver), the event stream is closed too, so the
+        // server ends the session; checked between events, since none may come.
+        let mut check = tokio::time::interval(std::time::Duration::from_millis(100));
+        loop {
+            let (kind, data) = tokio::select! {
+                event = events.next() => match event {
+                    Some(event) => event,
+                    None => break,
+                },
+                _ = check.tick() => {
+                    if to_client.is_closed() {
+                        break;
+                    }
+                    continue;
+                }
+            };
             if kind == "message" {
                 let message = serde_json::from_str(&data).expect("server message parses");
                 if to_client.send(message).await.is_err() {
