@@ -328,7 +328,8 @@ pub async fn cold_start(plan: &Plan, lineup: &Lineup, report: &mut Report) {
     report.line(format!(
         "Spawn → initialize result over stdio, {} runs each (Clara: `clara stdio` on an existing \
          SQLite database, with an API key it resolves at start). Idle RSS: the HTTP server \
-         process after its setup, before any load.",
+         process after its setup (for Clara: one registration and login, whose argon2 memory \
+         the allocator has not returned yet; section 4 has a fresh server's), before any load.",
         plan.cold_runs
     ));
     report.line("");

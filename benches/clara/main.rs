@@ -269,6 +269,7 @@ async fn run(plan: Plan, only: Vec<String>) -> Result<()> {
         let outcome = scenarios::two_processes(&plan, &ctx, &mut report).await;
         failures.extend(outcome.err().map(|e| format!("pair: {e:#}")));
     }
+    summary(&plan, &mut report);
     targets(&plan, &mut report);
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench/report.md");
     std::fs::create_dir_all(path.parent().context("report dir")?)?;
@@ -310,6 +311,56 @@ fn machine() -> String {
          Clara {} ({profile} build).",
         env!("CARGO_PKG_VERSION")
     )
+}
+
+/// Section 1 at a glance: calls/s (p99 ms) per lane and callers, one column per server and tool.
+fn summary(plan: &Plan, report: &mut Report) {
+    let columns = [
+        ("clara", "misc_version"),
+        ("clara", "misc_health"),
+        ("clara", "transaction_list"),
+        ("bare rmcp", "misc_version"),
+        ("python", "misc_version"),
+    ];
+    if report
+        .get(&format!(
+            "{}/rate",
+            calls::key("clara", "misc_version", Lane::Stdio, 1)
+        ))
+        .is_none()
+    {
+        return;
+    }
+    report.section("Summary: MCP calls/s (p99 ms)");
+    report.header(&[
+        "lane",
+        "callers",
+        "Clara misc_version",
+        "Clara misc_health",
+        "Clara transaction_list",
+        "bare rmcp",
+        "Python SDK",
+    ]);
+    for lane in Lane::ALL {
+        for &callers in &plan.callers {
+            let mut cells = vec![lane.label().to_string(), callers.to_string()];
+            for (server, tool) in columns {
+                let key = calls::key(server, tool, lane, callers);
+                cells.push(
+                    match (
+                        report.get(&format!("{key}/rate")),
+                        report.get(&format!("{key}/p99")),
+                    ) {
+                        (Some(rate), Some(p99)) => {
+                            format!("{} ({})", report::rate(rate), report::ms(p99))
+                        }
+                        _ => "—".into(),
+                    },
+                );
+            }
+            report.row(&cells);
+        }
+    }
 }
 
 /// The issue's targets against this run's figures.

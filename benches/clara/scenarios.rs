@@ -625,8 +625,8 @@ pub async fn two_processes(plan: &Plan, ctx: &Ctx, report: &mut Report) -> Resul
     let two_busy = busy.since();
     report.line(format!(
         "transaction_list (20 rows) over HTTP 2026-07-28, {callers} callers, {:.1} s each; \
-         then the same client alternating between the two processes. Then, alternating: {} \
-         analyses, {} registrations (one activation mail each) and {} concurrent DEBITs.",
+         then the same client alternating between the two processes. Then, alternating and all \
+         at once: {} analyses, {} registrations (one activation mail each) and {} DEBITs.",
         (plan.cell * 2).as_secs_f64(),
         plan.pair_tasks,
         plan.pair_mails,
@@ -669,7 +669,7 @@ pub async fn two_processes(plan: &Plan, ctx: &Ctx, report: &mut Report) -> Resul
         let server = servers[n % 2];
         async move {
             server
-                .account(&ctx.http, &format!("pair{n}@example.com"))
+                .register(&ctx.http, &format!("pair{n}@example.com"))
                 .await
                 .map(drop)
         }

@@ -235,8 +235,8 @@ fn mailed_code(outbox: &Path, email: &str) -> Option<String> {
 }
 
 impl Clara {
-    /// Register (admin key), activate with the mailed code, log in, read the API key.
-    pub async fn account(&self, http: &reqwest::Client, email: &str) -> Result<Account> {
+    /// Registers a user (admin key); their id. The server mails an activation code.
+    pub async fn register(&self, http: &reqwest::Client, email: &str) -> Result<String> {
         let user = data(
             http.post(self.api("/auth/register"))
                 .header("authorization", PRIVATE_KEY)
@@ -247,7 +247,12 @@ impl Clara {
         )
         .await
         .context("register")?;
-        let id = user["id"].as_str().context("user id")?.to_string();
+        Ok(user["id"].as_str().context("user id")?.to_string())
+    }
+
+    /// Register (admin key), activate with the mailed code, log in, read the API key.
+    pub async fn account(&self, http: &reqwest::Client, email: &str) -> Result<Account> {
+        let id = self.register(http, email).await?;
         let deadline = Instant::now() + Duration::from_secs(10);
         let code = loop {
             if let Some(code) = mailed_code(&self.outbox(), email) {
