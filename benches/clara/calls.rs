@@ -14,8 +14,11 @@ use crate::{
     servers::{self, Account, Clara, Proc},
 };
 
+/// Tools to call, with their arguments.
+type Tools = Vec<(&'static str, JsonObject)>;
+
 /// The three Clara tools measured, with their arguments.
-fn tools() -> Vec<(&'static str, JsonObject)> {
+fn tools() -> Tools {
     let object = |v: serde_json::Value| v.as_object().cloned().unwrap_or_default();
     vec![
         ("misc_version", object(json!({}))),
@@ -131,7 +134,7 @@ pub async fn mcp_calls(plan: &Plan, ctx: &Ctx, lineup: &Lineup, report: &mut Rep
     ]);
     let bare = lineup.bare_endpoint();
     let python = lineup.python_endpoint();
-    let mut servers: Vec<(&str, &Endpoint, Vec<(&str, JsonObject)>)> = vec![
+    let mut servers: Vec<(&str, &Endpoint, Tools)> = vec![
         ("clara", &lineup.clara_endpoint, tools()),
         ("bare rmcp", &bare, tools()[..1].to_vec()),
     ];
@@ -163,36 +166,21 @@ pub async fn mcp_calls(plan: &Plan, ctx: &Ctx, lineup: &Lineup, report: &mut Rep
                     )
                     .await;
                     let key = key(name, tool, lane, callers);
-                    match outcome {
+                    let figures = match outcome {
                         Ok(stats) => {
                             report.set(format!("{key}/rate"), stats.rate());
                             report.set(format!("{key}/p99"), stats.p99);
-                            rows.push((
-                                key,
-                                vec![
-                                    lane.label().into(),
-                                    callers.to_string(),
-                                    name.to_string(),
-                                    tool.to_string(),
-                                    rate(stats.rate()),
-                                    ms(stats.p50),
-                                    ms(stats.p99),
-                                ],
-                            ));
+                            vec![rate(stats.rate()), ms(stats.p50), ms(stats.p99)]
                         }
-                        Err(e) => rows.push((
-                            key,
-                            vec![
-                                lane.label().into(),
-                                callers.to_string(),
-                                name.to_string(),
-                                tool.to_string(),
-                                report.failed(&e),
-                                "—".into(),
-                                "—".into(),
-                            ],
-                        )),
-                    }
+                        Err(e) => vec![report.failed(&e), "—".into(), "—".into()],
+                    };
+                    let cells = [
+                        lane.label().to_string(),
+                        callers.to_string(),
+                        name.to_string(),
+                        tool.to_string(),
+                    ];
+                    rows.push((key, cells.into_iter().chain(figures).collect::<Vec<_>>()));
                 }
             }
             for (key, mut cells) in rows {

@@ -372,27 +372,39 @@ fn targets(plan: &Plan, report: &mut Report) {
         let met = if met { "yes" } else { "no" };
         report.row(&[target, value, met.into()]);
     };
+    // own / base ≥ min, for one tool pair on one lane and number of callers.
+    let ratio = |report: &mut Report,
+                 target: String,
+                 own: (&str, &str),
+                 base: (&str, &str),
+                 lane,
+                 c,
+                 min: f64| {
+        let rate = |(server, tool): (&str, &str)| {
+            report.get(&format!("{}/rate", calls::key(server, tool, lane, c)))
+        };
+        let value = rate(own)
+            .zip(rate(base))
+            .map(|(o, b)| (format!("{:.2}×", o / b), o >= min * b));
+        check(
+            report,
+            format!("{target}, {}, {c} caller(s)", lane.label()),
+            value,
+        );
+    };
+    let version = ("clara", "misc_version");
     let callers: Vec<usize> = plan.callers.iter().copied().filter(|&c| c <= 8).collect();
     for lane in Lane::ALL {
         for &c in &callers {
-            let own = report.get(&format!(
-                "{}/rate",
-                calls::key("clara", "misc_version", lane, c)
-            ));
-            let bare = report.get(&format!(
-                "{}/rate",
-                calls::key("bare rmcp", "misc_version", lane, c)
-            ));
-            let value = own
-                .zip(bare)
-                .map(|(o, b)| (format!("{:.0} %", 100.0 * o / b), o >= 0.9 * b));
-            check(
+            let bare = ("bare rmcp", "misc_version");
+            ratio(
                 report,
-                format!(
-                    "misc_version ≥ 90 % of bare rmcp, {}, {c} caller(s)",
-                    lane.label()
-                ),
-                value,
+                "misc_version ≥ 0.9× bare rmcp".into(),
+                version,
+                bare,
+                lane,
+                c,
+                0.9,
             );
         }
     }
@@ -402,47 +414,29 @@ fn targets(plan: &Plan, report: &mut Report) {
         (Lane::Stdio, 10.0),
     ] {
         for &c in &callers {
-            let own = report.get(&format!(
-                "{}/rate",
-                calls::key("clara", "misc_version", lane, c)
-            ));
-            let python = report.get(&format!(
-                "{}/rate",
-                calls::key("python", "misc_version", lane, c)
-            ));
-            let value = own
-                .zip(python)
-                .map(|(o, p)| (format!("{:.1}×", o / p), o >= factor * p));
-            check(
+            let python = ("python", "misc_version");
+            ratio(
                 report,
-                format!(
-                    "misc_version ≥ {factor}× Python, {}, {c} caller(s)",
-                    lane.label()
-                ),
-                value,
+                format!("misc_version ≥ {factor}× Python"),
+                version,
+                python,
+                lane,
+                c,
+                factor,
             );
         }
     }
     for lane in Lane::ALL {
         for &c in &plan.callers {
-            let list = report.get(&format!(
-                "{}/rate",
-                calls::key("clara", "transaction_list", lane, c)
-            ));
-            let version = report.get(&format!(
-                "{}/rate",
-                calls::key("clara", "misc_version", lane, c)
-            ));
-            let value = list
-                .zip(version)
-                .map(|(l, v)| (format!("{:.0} %", 100.0 * l / v), l >= 0.5 * v));
-            check(
+            let list = ("clara", "transaction_list");
+            ratio(
                 report,
-                format!(
-                    "transaction_list ≥ 50 % of misc_version, {}, {c}",
-                    lane.label()
-                ),
-                value,
+                "transaction_list ≥ 0.5× misc_version".into(),
+                list,
+                version,
+                lane,
+                c,
+                0.5,
             );
         }
     }
