@@ -43,18 +43,10 @@ pub struct Lineup {
 
 impl Lineup {
     pub async fn start(ctx: &Ctx) -> Result<Self> {
-        let clara = Clara::start(None, &[]).await?;
+        let clara = Clara::start(None).await?;
         let account = clara.account(&ctx.http, "bench@example.com").await?;
-        for _ in 0..20 {
-            let response = clara.entry(&ctx.http, &account.id, "CREDIT", 1.0).await?;
-            servers::data(response).await?;
-        }
-        let clara_endpoint = Endpoint {
-            stdio: Some(clara.stdio(Some(&account.api_key))),
-            mcp: Some(clara.proc.url("/mcp")),
-            sse: Some(clara.proc.url("/sse")),
-            authorization: Some(account.bearer()),
-        };
+        clara.credit_entries(&ctx.http, &account.id, 20).await?;
+        let clara_endpoint = clara.endpoint(Some(&account));
         let bare = (servers::bare("http").await?, servers::bare("sse").await?);
         let python = match &ctx.python {
             Some(python) => Some((

@@ -152,11 +152,14 @@ pub async fn call(peer: &rmcp::Peer<RoleClient>, params: CallToolRequestParams) 
     Ok(())
 }
 
+/// Calls each caller makes before the clock starts.
+pub const WARM_UP: usize = 5;
+
 /// At most this many calls per run, whatever the duration.
 const MAX_CALLS: usize = 500_000;
 
 /// `callers` callers call `tool` back to back for `duration` or until `max_calls` in all
-/// (after 5 warm-up calls each). Caller n talks to `endpoints[n % len]`.
+/// (after [`WARM_UP`] calls each). Caller n talks to `endpoints[n % len]`.
 #[allow(clippy::too_many_arguments)]
 pub async fn run(
     endpoints: &[Endpoint],
@@ -182,7 +185,7 @@ pub async fn run(
         let peer = clients[n % clients.len()].peer().clone();
         let (params, start) = (params.clone(), start.clone());
         tasks.push(tokio::spawn(async move {
-            for _ in 0..5 {
+            for _ in 0..WARM_UP {
                 call(&peer, params.clone()).await?;
             }
             start.wait().await;

@@ -23,22 +23,13 @@ fn object(value: Value) -> rmcp::model::JsonObject {
     value.as_object().cloned().unwrap_or_default()
 }
 
-fn endpoint(clara: &Clara, account: Option<&Account>) -> Endpoint {
-    Endpoint {
-        stdio: Some(clara.stdio(account.map(|a| a.api_key.as_str()))),
-        mcp: Some(clara.proc.url("/mcp")),
-        sse: Some(clara.proc.url("/sse")),
-        authorization: account.map(Account::bearer),
-    }
-}
-
 /// Section 4: a fresh server, idle → 10,000 calls → 500 SSE + 500 HTTP sessions → closed.
 pub async fn memory(plan: &Plan, ctx: &Ctx, report: &mut Report) -> Result<()> {
     report.section("4. Memory (`clara serve`, RSS from /proc)");
-    let clara = Clara::start(None, &[]).await?;
+    let clara = Clara::start(None).await?;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let idle = clara.proc.rss();
-    let target = endpoint(&clara, None);
+    let target = clara.endpoint(None);
     let calls = load::run(
         std::slice::from_ref(&target),
         Lane::Stateless,
@@ -73,7 +64,7 @@ pub async fn memory(plan: &Plan, ctx: &Ctx, report: &mut Report) -> Result<()> {
     report.row(&[
         format!(
             "after {} misc_health calls (8 callers, HTTP 2026-07-28, {} calls/s)",
-            calls.calls + 40,
+            calls.calls + 8 * load::WARM_UP,
             rate(calls.rate())
         ),
         mib(after_calls),
@@ -120,6 +111,30 @@ fn argon2_ms() -> f64 {
     began.elapsed().as_secs_f64() * 1000.0 / f64::from(runs)
 }
 
+/// Calls `misc_health` back to back on one MCP session until `until` resolves: the latency of
+/// a busy client, not of waking idle virtual CPUs between calls.
+async fn probe(
+    endpoint: Endpoint,
+    http: reqwest::Client,
+    until: impl Future<Output = ()>,
+) -> Result<Stats> {
+    let client = endpoint.connect(Lane::Http, &http).await?;
+    let params = rmcp::model::CallToolRequestParams::new("misc_health");
+    let mut latencies = Vec::new();
+    let began = Instant::now();
+    tokio::pin!(until);
+    loop {
+        let sent = Instant::now();
+        load::call(client.peer(), params.clone()).await?;
+        latencies.push(sent.elapsed());
+        if futures::poll!(&mut until).is_ready() {
+            break;
+        }
+    }
+    load::close(vec![client]).await;
+    Ok(Stats::from(latencies, began.elapsed().as_secs_f64()))
+}
+
 /// Section 5: rounds of concurrent logins, each from its own loopback address (the per-address
 /// limits stay on), while one MCP session measures `misc_health`.
 pub async fn login_storm(
@@ -141,48 +156,18 @@ pub async fn login_storm(
                 .build()
         })
         .collect::<Result<_, _>>()?;
-    let health = endpoint(clara, None);
-    let measure = |duration: Duration| {
-        let health = health.clone();
-        let http = ctx.http.clone();
-        async move {
-            let client = health.connect(Lane::Http, &http).await?;
-            let params = rmcp::model::CallToolRequestParams::new("misc_health");
-            let mut latencies = Vec::new();
-            let began = Instant::now();
-            while began.elapsed() < duration {
-                let sent = Instant::now();
-                load::call(client.peer(), params.clone()).await?;
-                latencies.push(sent.elapsed());
-            }
-            load::close(vec![client]).await;
-            Ok::<_, anyhow::Error>(Stats::from(latencies, began.elapsed().as_secs_f64()))
-        }
-    };
-    let quiet = measure(Duration::from_secs(1)).await?;
+    let health = clara.endpoint(None);
+    let quiet = probe(
+        health.clone(),
+        ctx.http.clone(),
+        tokio::time::sleep(Duration::from_secs(1)),
+    )
+    .await?;
     let stop = Arc::new(tokio::sync::Notify::new());
     let during = {
-        let (health, http, stop) = (health.clone(), ctx.http.clone(), stop.clone());
-        tokio::spawn(async move {
-            let client = health.connect(Lane::Http, &http).await?;
-            let params = rmcp::model::CallToolRequestParams::new("misc_health");
-            let mut latencies = Vec::new();
-            let began = Instant::now();
-            let stopped = stop.notified();
-            tokio::pin!(stopped);
-            loop {
-                let sent = Instant::now();
-                load::call(client.peer(), params.clone()).await?;
-                latencies.push(sent.elapsed());
-                // Back to back: the measure is the latency of a busy client, not of waking
-                // idle virtual CPUs between calls.
-                if futures::poll!(&mut stopped).is_ready() {
-                    break;
-                }
-            }
-            load::close(vec![client]).await;
-            Ok::<_, anyhow::Error>(Stats::from(latencies, began.elapsed().as_secs_f64()))
-        })
+        let stopped = stop.clone();
+        let until = async move { stopped.notified().await };
+        tokio::spawn(probe(health, ctx.http.clone(), until))
     };
     tokio::time::sleep(Duration::from_millis(200)).await;
     let url = clara.api("/auth/session");
@@ -357,7 +342,7 @@ pub async fn credits(plan: &Plan, ctx: &Ctx, clara: &Clara, report: &mut Report)
     report.row(&row);
     match ctx.postgres().await {
         Ok(pg) => {
-            let server = Clara::start(Some(&pg.url), &[]).await?;
+            let server = Clara::start(Some(&pg.url)).await?;
             let outcome = contention(plan, ctx, &server, "spender@example.com").await;
             let row = [vec!["PostgreSQL".to_string()], cells(report, outcome)].concat();
             report.row(&row);
@@ -407,7 +392,8 @@ fn multipart(text: &str, files: &[(&str, &[u8])]) -> (String, Vec<u8>) {
 /// The analysis attachments: a 10-page PDF, a 12-megapixel JPEG, a 3-minute WAV.
 pub struct Sample {
     content_type: String,
-    body: Vec<u8>,
+    /// Shared by every submission (a clone is a reference count).
+    body: bytes::Bytes,
 }
 
 impl Sample {
@@ -427,7 +413,10 @@ impl Sample {
                 ("interview.wav", &wav),
             ],
         );
-        Self { content_type, body }
+        Self {
+            content_type,
+            body: body.into(),
+        }
     }
 }
 
@@ -490,7 +479,7 @@ async fn analyses(
 /// Section 7.
 pub async fn analysis(plan: &Plan, ctx: &Ctx, report: &mut Report) -> Result<()> {
     report.section("7. Analysis (offline engine)");
-    let clara = Clara::start(None, &[]).await?;
+    let clara = Clara::start(None).await?;
     let account = clara.account(&ctx.http, "analyst@example.com").await?;
     clara
         .set_credits(&ctx.http, &account.id, 1_000_000.0)
@@ -591,14 +580,12 @@ pub async fn two_processes(plan: &Plan, ctx: &Ctx, report: &mut Report) -> Resul
             return Ok(());
         }
     };
-    let a = Clara::start(Some(&pg.url), &[]).await?;
-    let b = Clara::start(Some(&pg.url), &[]).await?;
+    let a = Clara::start(Some(&pg.url)).await?;
+    let b = Clara::start(Some(&pg.url)).await?;
     let account = a.account(&ctx.http, "pair@example.com").await?;
-    for _ in 0..20 {
-        servers::data(a.entry(&ctx.http, &account.id, "CREDIT", 1.0).await?).await?;
-    }
+    a.credit_entries(&ctx.http, &account.id, 20).await?;
     let args = object(json!({"limit": 20, "offset": 0}));
-    let ends_all = [endpoint(&a, Some(&account)), endpoint(&b, Some(&account))];
+    let ends_all = [a.endpoint(Some(&account)), b.endpoint(Some(&account))];
     let callers = 8;
     let run = |ends: &'static str| {
         let ends = if ends == "one" {
@@ -684,7 +671,7 @@ pub async fn two_processes(plan: &Plan, ctx: &Ctx, report: &mut Report) -> Resul
         .iter()
         .filter(|d| d.as_ref().is_ok_and(|r| r.status().is_success()))
         .count();
-    let cost = 20.0;
+    let cost = servers::ANALYSIS_COST;
     let balance = balance(&ctx.http, &a, &account.id).await?;
     let (credit, debit, debit_count) = ledger(&ctx.http, &b, &account.id).await?;
     let mails_sent = count_mail(&a) + count_mail(&b) - mails_before;

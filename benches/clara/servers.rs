@@ -13,12 +13,16 @@ use base64::Engine as _;
 use serde_json::{Value, json};
 use tokio::process::{Child, Command};
 
+use crate::load::Endpoint;
+
 /// The private API key every benchmarked `clara serve` is started with (admin routes).
 pub const PRIVATE_KEY: &str = "bench-private-key-0123456789abcdef0123456789abcdef";
 /// One server secret for all of them, so two processes on one database accept each other's
 /// tokens.
 const SECRET: &str = "bench-secret-key-0123456789abcdef0123456789abcdef";
 pub const PASSWORD: &str = "correct horse battery staple";
+/// Credits an analysis costs on every benchmarked server (`CLARA_ANALYSIS_COST`).
+pub const ANALYSIS_COST: f64 = 20.0;
 
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -125,18 +129,9 @@ pub fn clara_binary() -> PathBuf {
 }
 
 impl Clara {
-    /// `database`: a PostgreSQL URL, or None for SQLite in the data directory. `extra`: more
-    /// environment (agent workers…).
-    pub async fn start(database: Option<&str>, extra: &[(&str, &str)]) -> Result<Self> {
+    /// `database`: a PostgreSQL URL, or None for SQLite in the data directory.
+    pub async fn start(database: Option<&str>) -> Result<Self> {
         let data = tempfile::tempdir()?;
-        Self::start_in(data, database, extra).await
-    }
-
-    pub async fn start_in(
-        data: tempfile::TempDir,
-        database: Option<&str>,
-        extra: &[(&str, &str)],
-    ) -> Result<Self> {
         let port = free_port();
         let mut env: Vec<(String, String)> = [
             ("CLARA_DATA_DIR", data.path().to_str().unwrap_or_default()),
@@ -146,6 +141,7 @@ impl Clara {
                 "clara_pub_bench0123456789abcdef0123456789",
             ),
             ("CLARA_PRIVATE_API_KEY", PRIVATE_KEY),
+            ("CLARA_ANALYSIS_COST", &ANALYSIS_COST.to_string()),
             ("CLARA_RATE_LIMIT", "1000000/s"),
             ("CLARA_MCP_MAX_SESSIONS", "5000"),
             ("CLARA_MCP_MAX_SESSIONS_PER_ADDRESS", "5000"),
@@ -158,7 +154,6 @@ impl Clara {
         if let Some(url) = database {
             env.push(("CLARA_DATABASE_URL".into(), url.into()));
         }
-        env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
         let mut command = Command::new(clara_binary());
         command
             .arg("serve")
@@ -178,6 +173,16 @@ impl Clara {
             program: clara_binary(),
             args: vec!["stdio".into()],
             env,
+        }
+    }
+
+    /// This server on every lane, as `account` when given.
+    pub fn endpoint(&self, account: Option<&Account>) -> Endpoint {
+        Endpoint {
+            stdio: Some(self.stdio(account.map(|a| a.api_key.as_str()))),
+            mcp: Some(self.proc.url("/mcp")),
+            sse: Some(self.proc.url("/sse")),
+            authorization: account.map(Account::bearer),
         }
     }
 
@@ -305,6 +310,19 @@ impl Clara {
         .await
         .context("set credits")
         .map(drop)
+    }
+
+    /// `count` CREDIT entries of 1 credit: a ledger to page through.
+    pub async fn credit_entries(
+        &self,
+        http: &reqwest::Client,
+        user: &str,
+        count: usize,
+    ) -> Result<()> {
+        for _ in 0..count {
+            data(self.entry(http, user, "CREDIT", 1.0).await?).await?;
+        }
+        Ok(())
     }
 
     /// One admin ledger entry of `credits` (CREDIT or DEBIT).

@@ -131,57 +131,23 @@ pub async fn by_key(conn: &mut AnyConnection, key: &str) -> Result<Option<Transa
     Ok(row.map(Transaction::from))
 }
 
-/// A page of the user's entries, newest first. The database hands the page over as one JSON
-/// array: sqlx's SQLite driver passes every row across from its connection thread with a
-/// wake-up apiece, which made a 20-row page cost several times a one-row query.
+/// The user's entries, newest first.
 pub async fn page(
     conn: &mut AnyConnection,
     user_id: &str,
     limit: i64,
     offset: i64,
 ) -> Result<Vec<Transaction>> {
-    let page = "SELECT seq, id, user_id, type, description, credits, fiat, created_at, updated_at \
-                FROM transactions WHERE user_id = $1 ORDER BY seq DESC LIMIT $2 OFFSET $3";
-    let sql = if conn.backend_name() == "PostgreSQL" {
-        format!(
-            "SELECT COALESCE(json_agg(json_build_array({COLUMNS}) ORDER BY seq DESC), '[]')::text \
-             FROM ({page}) p"
-        )
-    } else {
-        format!("SELECT json_group_array(json_array({COLUMNS}) ORDER BY seq DESC) FROM ({page})")
-    };
-    let (json,): (String,) = sqlx::query_as(sqlx::AssertSqlSafe(sql))
+    let sql = format!(
+        "SELECT {COLUMNS} FROM transactions WHERE user_id = $1 ORDER BY seq DESC LIMIT $2 OFFSET $3"
+    );
+    let rows = sqlx::query_as::<_, Row>(sqlx::AssertSqlSafe(sql))
         .bind(user_id.to_string())
         .bind(limit)
         .bind(offset)
-        .fetch_one(conn)
+        .fetch_all(conn)
         .await?;
-    let rows: Vec<Packed> = serde_json::from_str(&json).map_err(crate::error::Error::internal)?;
-    Ok(rows
-        .into_iter()
-        .map(|p| Transaction::from(Row::from(p)))
-        .collect())
-}
-
-/// A row as a JSON array, in [`COLUMNS`] order.
-#[derive(serde::Deserialize)]
-struct Packed(String, String, String, String, i64, i64, i64, i64);
-
-impl From<Packed> for Row {
-    fn from(
-        Packed(id, user_id, kind, description, credits, fiat, created_at, updated_at): Packed,
-    ) -> Self {
-        Self {
-            id,
-            user_id,
-            kind,
-            description,
-            credits,
-            fiat,
-            created_at,
-            updated_at,
-        }
-    }
+    Ok(rows.into_iter().map(Transaction::from).collect())
 }
 
 /// One of the user's entries.

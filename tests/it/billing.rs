@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use crate::support::{
     RestReply, TestApp,
     flows::TestUser,
-    mcp::Transport,
+    mcp::{self, Transport},
     stripe::{self, event, signature},
     typed::op,
 };
@@ -911,47 +911,18 @@ async fn over_mcp_buy_asks_clients_with_url_elicitation_to_open_the_checkout() {
     assert!(op::<billing::Buy>(&client, input).await.is_ok());
 }
 
-/// One stateless (2026-07-28) JSON-RPC call on `/mcp`, as a raw HTTP request.
-async fn stateless_call(app: &TestApp, bearer: &str, params: Value) -> Value {
-    let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call", "params": params});
-    let reply = app
-        .http
-        .post(app.url("/mcp"))
-        .header("authorization", bearer)
-        .header("accept", "application/json, text/event-stream")
-        .header("mcp-protocol-version", "2026-07-28")
-        .header("mcp-method", "tools/call")
-        .header("mcp-name", "stripe_buy")
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    let text = reply.text().await.unwrap();
-    let json = text
-        .lines()
-        .find_map(|l| l.strip_prefix("data:"))
-        .unwrap_or(&text)
-        .trim()
-        .to_string();
-    serde_json::from_str(&json).unwrap_or_else(|e| panic!("{e}: {text}"))
-}
-
 #[tokio::test]
 async fn a_stateless_client_gets_an_input_required_url_elicitation_and_its_retry_runs_nothing_twice()
  {
     let app = TestApp::spawn().await;
     let ann = app.user("ann@example.com").await;
-    let meta = json!({
-        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-        "io.modelcontextprotocol/clientCapabilities": {"elicitation": {"url": {}}},
-        "io.modelcontextprotocol/clientInfo": {"name": "stateless-test", "version": "1"},
-    });
-    let first = stateless_call(
-        &app,
-        &ann.bearer(),
-        json!({"name": "stripe_buy", "arguments": {"amount": 5}, "_meta": meta}),
-    )
-    .await;
+    let meta = mcp::stateless_meta("stateless-test", json!({"elicitation": {"url": {}}}));
+    let first = app
+        .stateless_call(
+            Some(&ann.bearer()),
+            json!({"name": "stripe_buy", "arguments": {"amount": 5}, "_meta": meta}),
+        )
+        .await;
     let result = &first["result"];
     assert_eq!(result["resultType"], "input_required", "{first}");
     let (key, request) = result["inputRequests"]
@@ -969,7 +940,7 @@ async fn a_stateless_client_gets_an_input_required_url_elicitation_and_its_retry
     let responses = json!({ key.as_str(): {"action": "accept"} });
     let retry = json!({"name": "stripe_buy", "arguments": {"amount": 5}, "_meta": meta,
                        "inputResponses": responses, "requestState": state});
-    let second = stateless_call(&app, &ann.bearer(), retry).await;
+    let second = app.stateless_call(Some(&ann.bearer()), retry).await;
     assert_eq!(
         second["result"]["structuredContent"]["url"],
         url.as_str(),
@@ -984,7 +955,7 @@ async fn a_stateless_client_gets_an_input_required_url_elicitation_and_its_retry
     // A forged state is refused.
     let forged = json!({"name": "stripe_buy", "arguments": {"amount": 5}, "_meta": meta,
                         "inputResponses": responses, "requestState": "rs2.forged"});
-    let third = stateless_call(&app, &ann.bearer(), forged).await;
+    let third = app.stateless_call(Some(&ann.bearer()), forged).await;
     assert!(third["error"].is_object(), "{third}");
     assert_eq!(app.stripe.sessions(), 1);
 }

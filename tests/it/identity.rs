@@ -14,34 +14,11 @@ use crate::support::{
     typed::call_raw,
 };
 
-/// One stateless (2026-07-28) `tools/call` on `/mcp`, as a raw HTTP request.
+/// One stateless (2026-07-28) `tools/call` on `/mcp`, as a raw HTTP request: its result.
 async fn stateless(app: &TestApp, bearer: Option<&str>, name: &str, args: Value) -> Value {
-    let meta = json!({
-        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
-        "io.modelcontextprotocol/clientCapabilities": {},
-        "io.modelcontextprotocol/clientInfo": {"name": "identity-test", "version": "1"},
-    });
-    let body = json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
-                      "params": {"name": name, "arguments": args, "_meta": meta}});
-    let mut request = app
-        .http
-        .post(app.url("/mcp"))
-        .header("accept", "application/json, text/event-stream")
-        .header("mcp-protocol-version", "2026-07-28")
-        .header("mcp-method", "tools/call")
-        .header("mcp-name", name)
-        .json(&body);
-    if let Some(bearer) = bearer {
-        request = request.header("authorization", bearer);
-    }
-    let text = request.send().await.unwrap().text().await.unwrap();
-    let json = text
-        .lines()
-        .find_map(|l| l.strip_prefix("data:"))
-        .unwrap_or(&text)
-        .trim()
-        .to_string();
-    serde_json::from_str::<Value>(&json).unwrap_or_else(|e| panic!("{e}: {text}"))["result"].clone()
+    let meta = mcp::stateless_meta("identity-test", json!({}));
+    let params = json!({"name": name, "arguments": args, "_meta": meta});
+    app.stateless_call(bearer, params).await["result"].clone()
 }
 
 fn error_of(result: &Value) -> Value {

@@ -125,3 +125,42 @@ pub fn err(result: &CallToolResult) -> Value {
     let text = &result.content[0].as_text().expect("a text block").text;
     serde_json::from_str(text).expect("the error text is JSON")
 }
+
+/// The `_meta` every 2026-07-28 request carries: protocol version, client capabilities and
+/// a client named `client`.
+pub fn stateless_meta(client: &str, capabilities: Value) -> Value {
+    serde_json::json!({
+        "io.modelcontextprotocol/protocolVersion": "2026-07-28",
+        "io.modelcontextprotocol/clientCapabilities": capabilities,
+        "io.modelcontextprotocol/clientInfo": {"name": client, "version": "1"},
+    })
+}
+
+impl TestApp {
+    /// One stateless (2026-07-28) `tools/call` on `/mcp` as a raw HTTP request; `params` holds
+    /// the tool's `name`, its `arguments` and the `_meta`. The JSON-RPC answer, whether the
+    /// server framed it as JSON or as one SSE event.
+    pub async fn stateless_call(&self, bearer: Option<&str>, params: Value) -> Value {
+        let name = params["name"].as_str().unwrap_or_default().to_string();
+        let body = serde_json::json!({"jsonrpc": "2.0", "id": 1, "method": "tools/call",
+                                      "params": params});
+        let mut request = self
+            .http
+            .post(self.url("/mcp"))
+            .header("accept", "application/json, text/event-stream")
+            .header("mcp-protocol-version", "2026-07-28")
+            .header("mcp-method", "tools/call")
+            .header("mcp-name", name)
+            .json(&body);
+        if let Some(bearer) = bearer {
+            request = request.header("authorization", bearer);
+        }
+        let text = request.send().await.unwrap().text().await.unwrap();
+        let json = text
+            .lines()
+            .find_map(|l| l.strip_prefix("data:"))
+            .unwrap_or(&text)
+            .trim();
+        serde_json::from_str(json).unwrap_or_else(|e| panic!("{e}: {text}"))
+    }
+}
